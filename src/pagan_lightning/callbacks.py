@@ -1,0 +1,90 @@
+"""Training callbacks: sample and reconstruction grids written every N generator steps."""
+
+from pathlib import Path
+
+import pytorch_lightning as pl
+import torch
+from pytorch_lightning.loggers import TensorBoardLogger
+from torchvision.utils import make_grid, save_image
+
+
+def reconstruction_grid(
+    x: torch.Tensor, x_rec: torch.Tensor, pairs_per_row: int = 8
+) -> torch.Tensor:
+    """Originals and reconstructions side by side, like the paper's figures: odd columns are
+    originals, even columns their reconstructions. Returns one image in [0, 1]."""
+    pairs = torch.stack([x, x_rec], dim=1).flatten(0, 1)  # x0, rec0, x1, rec1, ...
+    return make_grid(pairs, nrow=2 * pairs_per_row, normalize=True, value_range=(-1, 1))
+
+
+def sample_grid(x_prior: torch.Tensor, nrow: int = 8) -> torch.Tensor:
+    """A grid of generated images in [0, 1]."""
+    return make_grid(x_prior, nrow=nrow, normalize=True, value_range=(-1, 1))
+
+
+class ImageGrids(pl.Callback):
+    """Writes ``images/samples_<step>.png`` (fixed z) and ``images/reconstructions_<step>.png``
+    (fixed test images and their reconstructions G(mu(x))) every ``every_n_steps`` generator
+    steps and at the end of training; also logs them to TensorBoard when that logger is used.
+
+    Args:
+        dirpath: output folder of the PNG files.
+        every_n_steps: interval in generator steps (``trainer.global_step``).
+        n_samples: images in the sample grid.
+        n_reconstructions: test images in the reconstruction grid.
+        seed: seed of the fixed latent codes.
+    """
+
+    def __init__(
+        self,
+        dirpath: str,
+        every_n_steps: int = 500,
+        n_samples: int = 64,
+        n_reconstructions: int = 32,
+        seed: int = 0,
+    ) -> None:
+        self.dirpath = Path(dirpath)
+        self.every_n_steps, self.n_samples, self.n_reconstructions = (
+            every_n_steps,
+            n_samples,
+            n_reconstructions,
+        )
+        self.seed = seed
+        self._z: torch.Tensor | None = None
+        self._x: torch.Tensor | None = None
+        self._last_step = -1
+
+    def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        g = torch.Generator().manual_seed(self.seed)
+        self._z = torch.randn(self.n_samples, pl_module.latent_dim, generator=g)
+        datamodule = trainer.datamodule
+        dataset = datamodule.test_set if datamodule is not None else None
+        if dataset is None:
+            dataset = trainer.train_dataloader.dataset
+        n = min(self.n_reconstructions, len(dataset))
+        self._x = torch.stack([dataset[i][0] for i in range(n)])
+
+    def write(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        step = trainer.global_step
+        if step == self._last_step or not trainer.is_global_zero:
+            return
+        self._last_step = step
+        grids = {
+            "samples": sample_grid(pl_module.sample(0, self._z)),
+            "reconstructions": reconstruction_grid(
+                self._x.to(pl_module.device), pl_module.reconstruct(self._x)
+            ),
+        }
+        self.dirpath.mkdir(parents=True, exist_ok=True)
+        for name, grid in grids.items():
+            save_image(grid, self.dirpath / f"{name}_{step:06d}.png")
+            for logger in trainer.loggers:
+                if isinstance(logger, TensorBoardLogger):
+                    logger.experiment.add_image(f"images/{name}", grid, step)
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        if trainer.global_step % self.every_n_steps == 0:
+            self.write(trainer, pl_module)
+
+    def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self.write(trainer, pl_module)

@@ -1,0 +1,70 @@
+"""Hydra entry point: ``pagan-train [overrides]`` (= ``python -m pagan_lightning.train``).
+
+Builds the datamodule, the PAGAN module, callbacks, loggers and the Trainer from ``conf/``
+and fits. ``trainer.max_steps`` counts generator/encoder updates.
+"""
+
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+import hydra
+import pytorch_lightning as pl
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+
+from pagan_lightning.errors import UserError
+
+log = logging.getLogger(__name__)
+
+
+def config_dir() -> str:
+    """``conf/`` shipped inside the wheel, else the repository's top-level ``conf/``."""
+    here = Path(__file__).resolve().parent
+    packaged = here / "conf"
+    return str(packaged if packaged.is_dir() else here.parents[1] / "conf")
+
+
+def instantiate_all(group: DictConfig | None) -> list[Any]:
+    """Instantiate every entry of a config group such as ``callbacks`` or ``logger``."""
+    return [instantiate(spec) for spec in (group or {}).values() if spec is not None]
+
+
+def instantiate_model(cfg: DictConfig) -> pl.LightningModule:
+    """The LightningModule of ``cfg.model``; its parts stay specs that it builds itself."""
+    return instantiate(cfg.model, _recursive_=False, _convert_="all")
+
+
+def train(cfg: DictConfig) -> pl.Trainer:
+    """Fit PAGAN as configured by ``cfg`` and return the trainer."""
+    if cfg.get("seed") is not None:
+        pl.seed_everything(cfg.seed, workers=True)
+    output_dir = Path(cfg.paths.output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    OmegaConf.save(cfg, output_dir / "config_resolved.yaml", resolve=True)
+
+    datamodule: pl.LightningDataModule = instantiate(cfg.data)
+    datamodule.prepare_data()  # fail on missing data before building anything else
+    model = instantiate_model(cfg)
+    trainer: pl.Trainer = instantiate(
+        cfg.trainer,
+        callbacks=instantiate_all(cfg.get("callbacks")),
+        logger=instantiate_all(cfg.get("logger")),
+    )
+    log.info("output dir: %s", output_dir)
+    trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+    return trainer
+
+
+@hydra.main(version_base="1.3", config_path=config_dir(), config_name="train")
+def main(cfg: DictConfig) -> None:
+    try:
+        train(cfg)
+    except UserError as err:
+        log.error("%s", err)
+        sys.exit(f"error: {err}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,70 @@
+import pytest
+import torch
+
+from pagan_lightning.augment import Augmenter, Identity, ReflectPadCrop
+from pagan_lightning.train import instantiate_model
+from tests.conftest import TINY, compose_train
+
+
+class HorizontalFlip(Augmenter):
+    """A user's augmentation, selected from config in a test below."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.flip(-1)
+
+
+def test_reflect_pad_crop_keeps_shape_and_changes_pixels() -> None:
+    x = torch.rand(16, 3, 32, 32) * 2 - 1
+    y = ReflectPadCrop(0.1)(x)
+    assert y.shape == x.shape and y.device == x.device
+    assert not torch.equal(x, y)
+
+
+def test_pad_is_ten_percent_of_the_size() -> None:
+    assert ReflectPadCrop(0.1).pad_size(torch.zeros(1, 1, 32, 64)) == (3, 6)
+
+
+def test_one_draw_per_sample() -> None:
+    x = torch.rand(1, 1, 32, 32).expand(32, -1, -1, -1)  # the same image 32 times
+    y = ReflectPadCrop(0.1)(x)
+    distinct = {tuple(img.flatten().tolist()) for img in y}
+    assert len(distinct) > 10  # 49 possible shifts, 32 independent draws
+
+
+def test_zero_shift_and_zero_pad_are_the_identity() -> None:
+    x = torch.rand(4, 3, 32, 32)
+    zero = torch.zeros(4, dtype=torch.long)
+    assert torch.equal(ReflectPadCrop(0.1).shift(x, zero, zero), x)
+    assert torch.equal(ReflectPadCrop(0.0)(x), x)
+    assert torch.equal(Identity()(x), x)
+
+
+def test_a_shift_keeps_the_content() -> None:
+    """a(x) is x translated (content kept): inside the image, out[i, j] = x[i + dy, j + dx];
+    outside, mirrored pixels of x."""
+    x = torch.rand(2, 1, 32, 32)
+    dy, dx = torch.tensor([2, -3]), torch.tensor([-1, 3])
+    y = ReflectPadCrop(0.1).shift(x, dy, dx)
+    assert torch.equal(y[0, :, 0:30, 1:32], x[0, :, 2:32, 0:31])
+    assert torch.equal(y[1, :, 3:32, 0:29], x[1, :, 0:29, 3:32])
+    assert torch.equal(y[0, :, 30, 1:], x[0, :, 30, :-1])  # reflected row (index 32 -> 30)
+    # pixel histogram mostly preserved: a shift moves pixels, it does not change them
+    assert (y.mean() - x.mean()).abs() < 0.05
+
+
+def test_augmenter_runs_on_any_device_the_input_lives_on() -> None:
+    x = torch.rand(3, 1, 16, 16, dtype=torch.float64)
+    assert ReflectPadCrop()(x).dtype == torch.float64
+
+
+def test_pad_fraction_is_validated() -> None:
+    with pytest.raises(ValueError, match="pad_fraction"):
+        ReflectPadCrop(1.5)
+
+
+def test_a_subclass_is_picked_up_from_config(tmp_path) -> None:
+    overrides = ["augment=identity", f"model.augmenter._target_={__name__}.HorizontalFlip"]
+    model = instantiate_model(compose_train([*TINY, *overrides], tmp_path))
+    assert isinstance(model.augmenter, HorizontalFlip)
+    x = torch.rand(2, 1, 32, 32)
+    assert torch.equal(model.augmenter(x), x.flip(-1))

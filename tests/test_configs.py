@@ -1,0 +1,36 @@
+from pathlib import Path
+
+import pytest
+from hydra.utils import instantiate
+
+from pagan_lightning.train import config_dir, instantiate_model
+from tests.conftest import compose_train
+
+EXPERIMENTS = sorted(p.stem for p in (Path(config_dir()) / "experiment").glob("*.yaml"))
+
+
+def test_experiments_are_found() -> None:
+    assert {"quickstart", "mnist", "cifar10", "celeba"} <= set(EXPERIMENTS)
+
+
+@pytest.mark.parametrize("experiment", EXPERIMENTS)
+def test_every_experiment_composes_and_builds(experiment: str, tmp_path: Path) -> None:
+    cfg = compose_train([f"experiment={experiment}"], tmp_path)
+    model = instantiate_model(cfg)
+    datamodule = instantiate(cfg.data)
+    image = (datamodule.channels, datamodule.image_size, datamodule.image_size)
+    assert model.sample(2).shape == (2, *image)
+    trainer = instantiate(cfg.trainer, accelerator="cpu")
+    assert trainer.max_steps == cfg.trainer.max_steps
+
+
+@pytest.mark.parametrize("experiment", ["mnist", "cifar10", "celeba"])
+def test_paper_experiments_use_the_paper_settings(experiment: str, tmp_path: Path) -> None:
+    cfg = compose_train([f"experiment={experiment}"], tmp_path)
+    assert cfg.data.batch_size == 64 and cfg.trainer.max_steps == 100_000
+    assert cfg.model.generator.latent_dim == 128 and cfg.model.n_dis == 1
+    for net in ("generator", "encoder", "disc_x", "disc_pair"):
+        assert cfg.model[net].ch == 512
+    assert cfg.model.disc_pair.mode == "width"
+    assert cfg.model.augmenter.pad_fraction == 0.1
+    assert cfg.model.optimizer_g.lr == cfg.model.optimizer_d.lr == 2e-4

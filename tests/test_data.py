@@ -1,0 +1,114 @@
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from pagan_lightning.data import (
+    CelebADataModule,
+    FashionMNISTDataModule,
+    ImageFolderDataModule,
+    MNISTDataModule,
+)
+from pagan_lightning.errors import DataNotFoundError
+from tests.conftest import write_mnist_like
+
+
+def test_fashion_mnist_batches_are_signed_32x32(fashion_dir: Path) -> None:
+    dm = FashionMNISTDataModule(
+        data_dir=str(fashion_dir), system_dir=None, batch_size=16, val_size=56, download=False
+    )
+    dm.prepare_data()
+    dm.setup("fit")
+    x, _ = next(iter(dm.train_dataloader()))
+    assert x.shape == (16, 1, 32, 32) and x.dtype == torch.float32
+    assert x.min() == -1 and x.max() <= 1
+    assert (x[:, :, :2] == -1).all() and (x[:, :, :, -2:] == -1).all()  # the 2-pixel padding
+    assert len(dm.train_set) == 200 and len(dm.val_set) == 56 and len(dm.test_set) == 64
+
+
+def test_split_is_fixed_by_the_seed(fashion_dir: Path) -> None:
+    def val_indices(seed: int) -> list[int]:
+        dm = FashionMNISTDataModule(
+            data_dir=str(fashion_dir), system_dir=None, val_size=50, download=False, seed=seed
+        )
+        dm.setup()
+        return list(dm.val_set.indices)
+
+    assert val_indices(0) == val_indices(0) != val_indices(1)
+
+
+def test_fashion_mnist_is_extracted_from_the_debian_folder(tmp_path: Path) -> None:
+    system = tmp_path / "usr-share"
+    write_mnist_like(system, gz=True)  # the gzipped files as Debian installs them
+    dm = FashionMNISTDataModule(
+        data_dir=str(tmp_path / "data"), system_dir=str(system), val_size=6, download=False
+    )
+    dm.prepare_data()
+    dm.setup()
+    assert (tmp_path / "data/FashionMNIST/raw/train-images-idx3-ubyte").exists()
+    assert len(dm.train_set) == 250
+
+
+def test_resize_for_other_sizes(fashion_dir: Path) -> None:
+    dm = FashionMNISTDataModule(
+        data_dir=str(fashion_dir), system_dir=None, image_size=64, val_size=6, download=False
+    )
+    dm.setup()
+    assert dm.test_set[0][0].shape == (1, 64, 64)
+
+
+@pytest.mark.parametrize("cls", [MNISTDataModule, FashionMNISTDataModule])
+def test_missing_data_offline_names_the_folder_and_the_fix(cls, tmp_path: Path) -> None:
+    kwargs = {"system_dir": None} if cls is FashionMNISTDataModule else {}
+    dm = cls(data_dir=str(tmp_path / "nowhere"), download=False, **kwargs)
+    with pytest.raises(DataNotFoundError) as err:
+        dm.prepare_data()
+    message = str(err.value)
+    assert str((tmp_path / "nowhere").resolve()) in message
+    assert "data.download=true" in message and "data.data_dir" in message
+
+
+def test_channels_must_match_the_dataset(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="1 channel"):
+        MNISTDataModule(data_dir=str(tmp_path), channels=3)
+
+
+def write_images(folder: Path, n: int, size: tuple[int, int] = (50, 40)) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(0)
+    for i in range(n):
+        pixels = rng.integers(0, 256, (*size[::-1], 3), dtype=np.uint8)
+        Image.fromarray(pixels).save(folder / f"{i:06d}.jpg")
+
+
+def test_image_folder(tmp_path: Path) -> None:
+    write_images(tmp_path / "imgs" / "cats", 12)
+    dm = ImageFolderDataModule(
+        data_dir=str(tmp_path / "imgs"), image_size=16, batch_size=4, val_size=4, download=False
+    )
+    dm.prepare_data()
+    dm.setup()
+    x, _ = next(iter(dm.train_dataloader()))
+    assert x.shape == (4, 3, 16, 16) and -1 <= x.min() and x.max() <= 1
+    assert dm.test_set is dm.val_set  # no test/ folder
+
+
+def test_image_folder_missing(tmp_path: Path) -> None:
+    with pytest.raises(DataNotFoundError, match="does not exist"):
+        ImageFolderDataModule(data_dir=str(tmp_path / "none")).prepare_data()
+
+
+def test_celeba_plain_folder(tmp_path: Path) -> None:
+    write_images(tmp_path / "celeba" / "img_align_celeba", 10, size=(178, 218))
+    dm = CelebADataModule(data_dir=str(tmp_path), val_size=2, download=False)
+    dm.prepare_data()
+    dm.setup()
+    assert dm.train_set[0][0].shape == (3, 64, 64)
+    assert len(dm.train_set) + len(dm.val_set) == 10  # fewer files than the official split
+
+
+def test_celeba_missing_offline(tmp_path: Path) -> None:
+    with pytest.raises(DataNotFoundError, match="img_align_celeba"):
+        CelebADataModule(data_dir=str(tmp_path), download=False).prepare_data()

@@ -1,0 +1,132 @@
+from pathlib import Path
+
+import pytest
+import pytorch_lightning as pl
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
+
+from pagan_lightning.augment import Augmenter
+from pagan_lightning.module import PAGAN
+
+
+class Flip(Augmenter):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.flip(-1)
+
+
+def loader(n: int = 64, batch: int = 8) -> DataLoader:
+    return DataLoader(TensorDataset(torch.rand(n, 1, 32, 32) * 2 - 1), batch_size=batch)
+
+
+def fit(model: PAGAN, steps: int, tmp_path: Path, **kwargs) -> pl.Trainer:
+    trainer = pl.Trainer(
+        max_steps=steps,
+        default_root_dir=tmp_path,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        **kwargs,
+    )
+    trainer.fit(model, loader())
+    return trainer
+
+
+def groups(model: PAGAN) -> dict[str, nn.Module]:
+    names = ["generator", "encoder", "disc_x", "disc_z", "disc_pair"]
+    return {name: getattr(model, name) for name in names}
+
+
+def test_one_step_updates_every_network(tiny_model: PAGAN, tmp_path: Path) -> None:
+    before = {k: [p.detach().clone() for p in m.parameters()] for k, m in groups(tiny_model).items()}
+    fit(tiny_model, 1, tmp_path)
+    for name, module in groups(tiny_model).items():
+        changed = [not torch.equal(a, b) for a, b in zip(before[name], module.parameters())]
+        assert all(changed), f"{name}: {changed.count(False)} parameters not updated"
+
+
+def test_each_backward_reaches_only_its_own_networks(tiny_model: PAGAN, tmp_path: Path) -> None:
+    """Phase 1 (discriminator loss) fills gradients of D_x, D_z, D_xx only; phase 2 (L_g + L_e)
+    fills gradients of G and E only."""
+    phases: list[set[str]] = []
+    backward = tiny_model.manual_backward
+
+    def recording_backward(loss, *args, **kwargs):
+        def grads():
+            return {
+                name: [None if p.grad is None else p.grad.clone() for p in m.parameters()]
+                for name, m in groups(tiny_model).items()
+            }
+
+        before = grads()
+        backward(loss, *args, **kwargs)
+        after = grads()
+        touched = set()
+        for name in before:
+            for b, a in zip(before[name], after[name], strict=True):
+                if a is not None and (b is None or not torch.equal(a, b)):
+                    touched.add(name)
+        phases.append(touched)
+
+    tiny_model.manual_backward = recording_backward
+    fit(tiny_model, 1, tmp_path)
+    assert phases == [{"disc_x", "disc_z", "disc_pair"}, {"generator", "encoder"}]
+
+
+def test_pairs_follow_eq_11(tiny_model: PAGAN, tmp_path: Path) -> None:
+    """Real pair (x, a(x)), fake pair (x, G(E(x))), both with the same x."""
+    tiny_model.augmenter = Flip()
+    seen: dict[str, list[torch.Tensor]] = {"g": [], "pair": [], "batch": []}
+    tiny_model.generator.register_forward_hook(lambda m, i, o: seen["g"].append(o.detach()))
+    tiny_model.disc_pair.register_forward_hook(
+        lambda m, i, o: seen["pair"].append([t.detach() for t in i])
+    )
+    tiny_model.encoder.register_forward_pre_hook(lambda m, i: seen["batch"].append(i[0].clone()))
+    fit(tiny_model, 1, tmp_path)
+    (x,) = seen["batch"]
+    (generated,) = seen["g"]  # one pass on cat([z, z_hat])
+    x_rec = generated[len(x) :]
+    left, right = seen["pair"][0]
+    n = len(x)
+    assert torch.equal(left[:n], x) and torch.equal(left[n:], x)
+    assert torch.equal(right[:n], x.flip(-1))  # real: a(x)
+    assert torch.equal(right[n:], x_rec)  # fake: G(E(x))
+
+
+def test_global_step_counts_generator_updates(tiny_model: PAGAN, tmp_path: Path) -> None:
+    tiny_model.hparams.n_dis = 2
+    batches = []
+
+    class Count(pl.Callback):
+        def on_train_batch_end(self, *args) -> None:
+            batches.append(1)
+
+    trainer = fit(tiny_model, 3, tmp_path, callbacks=[Count()])
+    assert trainer.global_step == 3
+    assert len(batches) == 5  # generator updated on batches 0, 2, 4; discriminators on all
+
+
+def test_inference_api_after_load_from_checkpoint(tiny_model: PAGAN, tmp_path: Path) -> None:
+    trainer = fit(tiny_model, 2, tmp_path)
+    path = tmp_path / "model.ckpt"
+    trainer.save_checkpoint(path)
+    loaded = PAGAN.load_from_checkpoint(path)
+    x = torch.rand(3, 1, 32, 32) * 2 - 1
+    assert loaded.sample(5).shape == (5, 1, 32, 32)
+    assert loaded.encode(x).shape == (3, tiny_model.latent_dim)
+    assert torch.allclose(loaded.reconstruct(x), tiny_model.reconstruct(x), atol=1e-6)
+    assert not torch.equal(loaded.encode(x, sample=True), loaded.encode(x))
+    path_images = loaded.interpolate(x, x.flip(0), steps=4)
+    assert path_images.shape == (4, 3, 1, 32, 32)
+    assert torch.allclose(path_images[0], loaded.reconstruct(x), atol=1e-6)
+    assert torch.allclose(path_images[-1], loaded.reconstruct(x.flip(0)), atol=1e-6)
+    assert loaded.training  # inference leaves the mode as it was
+
+
+def test_optimizers_come_from_config(tiny_model: PAGAN) -> None:
+    opt_g, opt_d = tiny_model.configure_optimizers()
+    assert isinstance(opt_g, torch.optim.Adam) and opt_g.defaults["betas"] == (0.5, 0.999)
+    assert opt_g.defaults["lr"] == pytest.approx(2e-4)
+    n_ge = sum(p.numel() for m in (tiny_model.generator, tiny_model.encoder) for p in m.parameters())
+    assert sum(p.numel() for g in opt_g.param_groups for p in g["params"]) == n_ge
