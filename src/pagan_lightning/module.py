@@ -40,10 +40,11 @@ class PAGAN(pl.LightningModule):
     - D_z plays z vs z_hat (encoder matching, eq. 6),
     - D_xx plays the real pair (x, x_aug) vs the fake pair (x, x_rec) (eq. 11),
 
-    and G, E minimise the non-saturating losses L_g and L_e. As in Algorithm 1, discriminator
-    and generator/encoder gradients are taken at the same parameters from one forward pass of
-    every network, then both optimizers step. With ``n_dis > 1`` the generator/encoder is
-    updated on every ``n_dis``-th batch only; ``global_step`` counts generator updates.
+    and G, E minimise the non-saturating losses L_g and L_e. Each batch makes one
+    discriminator step on the three games (samples detached), then one generator/encoder step
+    against the updated discriminators that reuses the same samples, as in Lightning's GAN
+    example. With ``n_dis > 1`` the generator/encoder is updated on every ``n_dis``-th batch
+    only; ``global_step`` counts generator updates.
 
     Args:
         generator, encoder, disc_x, disc_z, disc_pair, augmenter, objective: config specs
@@ -51,6 +52,14 @@ class PAGAN(pl.LightningModule):
         optimizer_g: partial optimizer spec for the generator and encoder parameters.
         optimizer_d: partial optimizer spec for the three discriminators.
         n_dis: discriminator updates per generator/encoder update.
+        reconstruction: optional spec of a pixel reconstruction term ``(x, x_rec) -> loss``
+            added to L_g and L_e (PAGAN-L1, with ``disc_pair=None``).
+        gradient_penalty: optional spec of a penalty ``(critic, real, fake) -> loss`` added to
+            each discriminator loss (WPAGAN).
+
+    The variants of the paper are configs of this class: PAGAN-L1 drops ``disc_pair`` and adds
+    ``reconstruction``, PAGAN-NOAUG uses the identity augmenter, WPAGAN swaps ``objective`` and
+    adds ``gradient_penalty``, f-PAGAN swaps ``objective``.
     """
 
     def __init__(
@@ -59,12 +68,14 @@ class PAGAN(pl.LightningModule):
         encoder: Mapping,
         disc_x: Mapping,
         disc_z: Mapping,
-        disc_pair: Mapping,
+        disc_pair: Mapping | None,
         augmenter: Mapping,
         objective: Mapping,
         optimizer_g: Mapping,
         optimizer_d: Mapping,
         n_dis: int = 1,
+        reconstruction: Mapping | None = None,
+        gradient_penalty: Mapping | None = None,
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
@@ -73,9 +84,11 @@ class PAGAN(pl.LightningModule):
         self.encoder: Encoder = instantiate(encoder)
         self.disc_x: nn.Module = instantiate(disc_x)
         self.disc_z: nn.Module = instantiate(disc_z)
-        self.disc_pair: nn.Module = instantiate(disc_pair)
+        self.disc_pair: nn.Module | None = instantiate(disc_pair) if disc_pair else None
         self.augmenter: nn.Module = instantiate(augmenter)
         self.objective = instantiate(objective)
+        self.reconstruction = instantiate(reconstruction) if reconstruction else None
+        self.gradient_penalty = instantiate(gradient_penalty) if gradient_penalty else None
         self.latent_dim: int = self.encoder.latent_dim
 
     # ---------------------------------------------------------------- optimisation
@@ -83,7 +96,15 @@ class PAGAN(pl.LightningModule):
         return [*self.generator.parameters(), *self.encoder.parameters()]
 
     def discriminator_parameters(self) -> list[nn.Parameter]:
-        return [*self.disc_x.parameters(), *self.disc_z.parameters(), *self.disc_pair.parameters()]
+        nets = [self.disc_x, self.disc_z, self.disc_pair]
+        return [p for net in nets if net is not None for p in net.parameters()]
+
+    def games(self) -> dict[str, nn.Module]:
+        """The discriminators of this model by game: ``x``, ``z`` and (if any) ``pair``."""
+        games = {"x": self.disc_x, "z": self.disc_z}
+        if self.disc_pair is not None:
+            games["pair"] = self.disc_pair
+        return games
 
     def configure_optimizers(self) -> list[torch.optim.Optimizer]:
         make_g: Callable = instantiate(self.hparams.optimizer_g)
@@ -96,41 +117,49 @@ class PAGAN(pl.LightningModule):
         _uncounted(opt_d, self.trainer)
         update_g = batch_idx % self.hparams.n_dis == 0
 
+        # draw z ~ p(z), z_hat ~ q(z|x), x_prior = G(z), x_rec = G(z_hat), x_aug = a(x); one
+        # generator pass, so prior and posterior codes share BatchNorm statistics as they do
+        # in eval mode. Graphs are kept only when G and E are updated on this batch.
         with torch.set_grad_enabled(update_g):
             z = torch.randn(x.shape[0], self.latent_dim, device=x.device)
             z_hat = self.encoder.rsample(*self.encoder(x))
-            # one generator pass: BatchNorm statistics shared by prior and posterior codes,
-            # as they will be in eval mode, where G(z) and G(mu(x)) use the same running stats
             x_prior, x_rec = self.generator(torch.cat([z, z_hat])).chunk(2)
-        x_aug = self.augmenter(x)
+        real = {"x": (x,), "z": (z,)}
+        fake = {"x": (x_prior.detach(),), "z": (z_hat.detach(),)}
+        if self.disc_pair is not None:  # eq. (11): (x, a(x)) vs (x, G(E(x)))
+            real["pair"], fake["pair"] = (x, self.augmenter(x)), (x, x_rec.detach())
 
-        # one forward of each discriminator on real and fake together (no batch statistics)
-        real_x, fake_x = self.disc_x(torch.cat([x, x_prior])).chunk(2)
-        real_z, fake_z = self.disc_z(torch.cat([z, z_hat])).chunk(2)
-        real_xx, fake_xx = self.disc_pair(torch.cat([x, x]), torch.cat([x_aug, x_rec])).chunk(2)
-
-        game = self.objective
-        losses = {
-            "d_x": game.discriminator_loss(real_x, fake_x),
-            "d_z": game.discriminator_loss(real_z, fake_z),
-            "d_pair": game.discriminator_loss(real_xx, fake_xx),
-        }
-        d_loss = losses["d_x"] + losses["d_z"] + losses["d_pair"]
-        self.manual_backward(d_loss, inputs=self.discriminator_parameters(), retain_graph=update_g)
-
-        if update_g:
-            g_x, g_z, g_pair = (game.generator_loss(t) for t in (fake_x, fake_z, fake_xx))
-            losses["g"] = g_x + g_pair  # L_g of Algorithm 1
-            losses["e"] = g_z + g_pair  # L_e of Algorithm 1
-            # d(g_x + g_z + g_pair)/d theta = dL_g/d theta and .../d phi = dL_e/d phi, since
-            # x_prior does not depend on phi and z_hat does not depend on theta.
-            self.manual_backward(g_x + g_z + g_pair, inputs=self.generator_parameters())
-
-        opt_d.step()
+        # discriminator step on the games; real and fake in one pass per network
+        losses = {}
+        for name, critic in self.games().items():
+            both = [torch.cat([r, f]) for r, f in zip(real[name], fake[name], strict=True)]
+            real_out, fake_out = critic(*both).chunk(2)
+            losses[f"d_{name}"] = self.objective.discriminator_loss(real_out, fake_out)
+            if self.gradient_penalty is not None:
+                penalty = self.gradient_penalty(critic, real[name], fake[name])
+                losses[f"gp_{name}"] = penalty
+                losses[f"d_{name}"] = losses[f"d_{name}"] + penalty
         opt_d.zero_grad(set_to_none=True)
+        self.manual_backward(sum(losses[f"d_{name}"] for name in self.games()))
+        opt_d.step()
+
         if update_g:
-            opt_g.step()
+            # generator/encoder step against the updated discriminators, reusing the samples
+            g_x = self.objective.generator_loss(self.disc_x(x_prior))
+            g_z = self.objective.generator_loss(self.disc_z(z_hat))
+            shared = torch.zeros((), device=x.device)  # the terms in both L_g and L_e
+            if self.disc_pair is not None:
+                shared = shared + self.objective.generator_loss(self.disc_pair(x, x_rec))
+            if self.reconstruction is not None:
+                losses["rec"] = self.reconstruction(x, x_rec)
+                shared = shared + losses["rec"]
+            losses["g"] = g_x + shared  # L_g of Algorithm 1
+            losses["e"] = g_z + shared  # L_e of Algorithm 1
+            # d(g_x + g_z + shared)/d theta = dL_g/d theta and .../d phi = dL_e/d phi, since
+            # x_prior does not depend on phi and z_hat does not depend on theta.
             opt_g.zero_grad(set_to_none=True)
+            self.manual_backward(g_x + g_z + shared, inputs=self.generator_parameters())
+            opt_g.step()
 
         self.log_dict(
             {f"train/{k}": v.detach() for k, v in losses.items()}, prog_bar=True, on_step=True

@@ -58,12 +58,20 @@ def train(cfg: DictConfig) -> pl.Trainer:
 
 
 @hydra.main(version_base="1.3", config_path=config_dir(), config_name="train")
-def main(cfg: DictConfig) -> None:
+def main(cfg: DictConfig) -> float | None:
+    """Train; return ``cfg.optimized_metric`` (for Hydra's Optuna sweeper) when it is set."""
     try:
-        train(cfg)
+        trainer = train(cfg)
     except UserError as err:
         log.error("%s", err)
         sys.exit(f"error: {err}")
+    if cfg.get("optimized_metric"):
+        value = trainer.callback_metrics.get(cfg.optimized_metric)
+        if value is None:
+            known = sorted(trainer.callback_metrics)
+            sys.exit(f"error: optimized_metric={cfg.optimized_metric} was not logged; {known}")
+        return float(value)
+    return None
 
 
 if __name__ == "__main__":

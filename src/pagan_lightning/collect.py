@@ -1,0 +1,74 @@
+"""``pagan-collect <sweep dir>``: one table (Markdown + CSV) with a row per job of a sweep.
+
+A job is any folder under the sweep dir with a ``.hydra/`` record (Hydra writes one per job).
+Each row holds the job's variant and overrides, its generator steps, and the last logged value
+of every metric in its ``csv/metrics.csv`` (training losses and any evaluation metric).
+"""
+
+import argparse
+import csv
+from pathlib import Path
+
+from omegaconf import OmegaConf
+
+
+def last_values(metrics_csv: Path) -> dict[str, str]:
+    """The last non-empty value of every column of a Lightning CSVLogger file."""
+    values: dict[str, str] = {}
+    if metrics_csv.exists():
+        with open(metrics_csv, newline="") as f:
+            for row in csv.DictReader(f):
+                values.update({k: v for k, v in row.items() if v not in ("", None)})
+    return values
+
+
+def job_row(job_dir: Path) -> dict[str, str]:
+    hydra = OmegaConf.load(job_dir / ".hydra" / "hydra.yaml").hydra
+    overrides = OmegaConf.load(job_dir / ".hydra" / "overrides.yaml")
+    metrics = last_values(job_dir / "csv" / "metrics.csv")
+    checkpoint = job_dir / "checkpoints" / "last.ckpt"
+    row = {
+        "job": str(job_dir.name),
+        "variant": str(hydra.runtime.choices.get("variant", "")),
+        "overrides": " ".join(str(o) for o in overrides),
+        "steps": str(int(float(metrics.pop("step", "-1"))) + 1) if metrics else "0",
+        "finished": "yes" if checkpoint.exists() else "no",
+    }
+    metrics.pop("epoch", None)
+    return row | {k: f"{float(v):.4g}" for k, v in sorted(metrics.items())}
+
+
+def collect(sweep_dir: Path) -> list[dict[str, str]]:
+    """Rows of every job under ``sweep_dir``, ordered by job folder; writes ``table.md`` and
+    ``table.csv`` into ``sweep_dir``."""
+    jobs = sorted(
+        (p.parent for p in sweep_dir.rglob(".hydra") if (p / "overrides.yaml").exists()),
+        key=lambda p: [int(s) if s.isdigit() else s for s in p.relative_to(sweep_dir).parts],
+    )
+    if not jobs:
+        raise FileNotFoundError(f"no Hydra job folders (with .hydra/) under {sweep_dir}")
+    rows = [job_row(job) for job in jobs]
+    columns = list(dict.fromkeys(k for row in rows for k in row))
+    with open(sweep_dir / "table.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=columns)
+        writer.writeheader()
+        writer.writerows(rows)
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(row.get(c, "") for c in columns) + " |" for row in rows]
+    (sweep_dir / "table.md").write_text("\n".join(lines) + "\n")
+    return rows
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("sweep_dir", type=Path, help="a Hydra multirun folder")
+    args = parser.parse_args(argv)
+    try:
+        collect(args.sweep_dir)
+    except FileNotFoundError as err:
+        parser.exit(2, f"error: {err}\n")
+    print((args.sweep_dir / "table.md").read_text(), end="")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,162 @@
+"""The paper's ablations as config choices of the same module, sweeps and collected tables."""
+
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import pytorch_lightning as pl
+import torch
+from hydra import compose, initialize_config_dir
+from torch.utils.data import DataLoader, TensorDataset
+
+from pagan_lightning.augment import Identity, ReflectPadCrop
+from pagan_lightning.collect import collect
+from pagan_lightning.module import PAGAN
+from pagan_lightning.objectives import FGAN, GradientPenalty, WassersteinGAN
+from pagan_lightning.train import config_dir, instantiate_model
+from tests.conftest import TINY, compose_train
+
+VARIANTS = ["pagan", "l1", "noaug", "wgan_gp", "f_gan"]
+
+
+def train_steps(model: PAGAN, steps: int, tmp_path: Path) -> dict[str, float]:
+    logged: dict[str, list[float]] = {}
+
+    class Record(pl.Callback):
+        def on_train_batch_end(self, trainer, *args) -> None:
+            for k, v in trainer.callback_metrics.items():
+                logged.setdefault(k, []).append(float(v))
+
+    data = DataLoader(TensorDataset(torch.rand(96, 1, 32, 32) * 2 - 1), batch_size=8)
+    trainer = pl.Trainer(
+        max_steps=steps,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        default_root_dir=tmp_path,
+        callbacks=[Record()],
+    )
+    trainer.fit(model, data)
+    assert trainer.global_step == steps
+    return {k: v[-1] for k, v in logged.items()} | {"_all": [x for v in logged.values() for x in v]}
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_every_variant_trains_with_finite_losses(variant: str, tmp_path: Path) -> None:
+    model = instantiate_model(compose_train([*TINY, f"variant={variant}"], tmp_path))
+    logged = train_steps(model, 2, tmp_path)
+    assert all(math.isfinite(x) for x in logged.pop("_all"))
+    assert {"train/d_x", "train/d_z", "train/g", "train/e"} <= set(logged)
+    if variant != "l1":
+        assert "train/d_pair" in logged
+
+
+def test_l1_has_no_pair_discriminator(tmp_path: Path) -> None:
+    model = instantiate_model(compose_train([*TINY, "variant=l1"], tmp_path))
+    assert model.disc_pair is None and "pair" not in model.games()
+    assert not any(name.startswith("disc_pair") for name, _ in model.named_parameters())
+    assert isinstance(model.augmenter, Identity)
+    assert "train/rec" in train_steps(model, 1, tmp_path)
+
+
+def test_noaug_uses_identity_pairs(tmp_path: Path) -> None:
+    model = instantiate_model(compose_train([*TINY, "variant=noaug"], tmp_path))
+    assert isinstance(model.augmenter, Identity) and model.disc_pair is not None
+    assert isinstance(
+        instantiate_model(compose_train(TINY, tmp_path)).augmenter, ReflectPadCrop
+    )
+
+
+def test_wgan_gp_settings(tmp_path: Path) -> None:
+    cfg = compose_train([*TINY, "variant=wgan_gp"], tmp_path)
+    model = instantiate_model(cfg)
+    assert isinstance(model.objective, WassersteinGAN)
+    assert isinstance(model.gradient_penalty, GradientPenalty)
+    assert model.gradient_penalty.weight == 10 and model.gradient_penalty.alpha == "shared"
+    assert model.disc_pair.mode == "channel" and model.hparams.n_dis == 10
+    logged = train_steps(model, 1, tmp_path)  # 1 generator step = 10 critic steps
+    assert {"train/gp_x", "train/gp_z", "train/gp_pair"} <= set(logged)
+    assert all(logged[f"train/gp_{g}"] > 0 for g in ("x", "z", "pair"))
+    independent = compose_train(
+        [*TINY, "variant=wgan_gp", "model.gradient_penalty.alpha=independent"], tmp_path
+    )
+    assert instantiate_model(independent).gradient_penalty.alpha == "independent"
+
+
+@pytest.mark.parametrize("f", ["kl", "reverse_kl", "pearson", "hellinger", "js", "gan"])
+def test_f_gan_divergence_from_config(f: str, tmp_path: Path) -> None:
+    model = instantiate_model(compose_train([*TINY, "variant=f_gan", f"f={f}"], tmp_path))
+    assert isinstance(model.objective, FGAN) and model.objective.divergence == f
+
+
+def test_sweep_of_two_variants_gives_a_two_row_table(fashion_dir: Path, tmp_path: Path) -> None:
+    sweep = tmp_path / "sweep"
+    cmd = [
+        str(Path(sys.executable).parent / "pagan-train"),
+        "-m",
+        "variant=pagan,l1",
+        *TINY,
+        f"paths.data_dir={fashion_dir}",
+        "data.system_dir=null",
+        "data.download=false",
+        "data.batch_size=16",
+        "data.val_size=56",
+        "trainer.max_steps=3",
+        "trainer.val_check_interval=3",
+        "trainer.limit_val_batches=1",
+        "trainer.log_every_n_steps=1",
+        "callbacks.progress_bar=null",
+        f"hydra.sweep.dir={sweep}",
+    ]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-3000:]
+    collected = subprocess.run(
+        [str(Path(sys.executable).parent / "pagan-collect"), str(sweep)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert collected.returncode == 0, collected.stderr
+    rows = collect(sweep)
+    assert [r["variant"] for r in rows] == ["pagan", "l1"]
+    assert all(r["steps"] == "3" and r["finished"] == "yes" for r in rows)
+    assert "train/d_pair" in rows[0] and "train/rec" in rows[1] and "val/rec_mse" in rows[0]
+    table = (sweep / "table.md").read_text().splitlines()
+    assert len(table) == 4 and "variant=l1" in table[3]
+    assert (sweep / "table.csv").read_text().count("\n") == 3
+
+
+def test_collect_on_a_folder_without_jobs_is_a_clear_error(tmp_path: Path) -> None:
+    out = subprocess.run(
+        [str(Path(sys.executable).parent / "pagan-collect"), str(tmp_path)],
+        capture_output=True,
+        text=True,
+    )
+    assert out.returncode == 2 and "no Hydra job folders" in out.stderr
+
+
+@pytest.mark.parametrize("experiment", ["table3_quick", "table3", "table4"])
+def test_table_experiments_sweep_the_paper_variants(experiment: str) -> None:
+    with initialize_config_dir(config_dir=config_dir(), version_base="1.3"):
+        cfg = compose("train", overrides=[f"experiment={experiment}"], return_hydra_config=True)
+    expected = "wgan_gp" if experiment == "table4" else "pagan,l1,noaug"
+    assert cfg.hydra.sweeper.params.variant == expected
+
+
+def test_optuna_search_and_slurm_launcher_compose() -> None:
+    pytest.importorskip("hydra_plugins.hydra_optuna_sweeper")
+    pytest.importorskip("hydra_plugins.hydra_submitit_launcher")
+    with initialize_config_dir(config_dir=config_dir(), version_base="1.3"):
+        cfg = compose(
+            "train",
+            overrides=["hparams_search=optuna", "hydra/launcher=slurm", "experiment=quickstart"],
+            return_hydra_config=True,
+        )
+    assert cfg.optimized_metric == "val/rec_mse"
+    assert cfg.hydra.sweeper._target_.endswith("OptunaSweeper")
+    assert "model.optimizer_g.lr" in cfg.hydra.sweeper.params
+    assert cfg.hydra.launcher._target_.endswith("SlurmLauncher")
+    assert cfg.hydra.launcher.gpus_per_node == 1
