@@ -4,13 +4,14 @@ VENV := .venv
 BIN := $(VENV)/bin
 FASHION_MNIST := /usr/share/datasets/fashion-mnist
 ARGS ?=
+STAMP_DIR := outputs/table3_quick/multiruns/$(shell date +%Y-%m-%d_%H-%M-%S)
 
-.PHONY: install data train test lint clean
+.PHONY: install data train test lint table3-quick collect clean
 
 $(BIN)/pagan-train: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --upgrade pip
-	$(BIN)/pip install -e '.[dev]'
+	$(BIN)/pip install -e '.[dev,sweep,slurm]'
 	touch $@
 
 install: $(BIN)/pagan-train
@@ -32,6 +33,15 @@ train: install data
 
 test: install data
 	$(BIN)/python -m pytest $(ARGS)
+
+# Table 3 on CPU (PAGAN, PAGAN-L1, PAGAN-NOAUG on Fashion-MNIST), then one collected table.
+table3-quick: install data
+	$(BIN)/pagan-train -m experiment=table3_quick hydra.sweep.dir=$(STAMP_DIR) $(ARGS)
+	$(BIN)/pagan-collect $(STAMP_DIR)
+
+# `make collect SWEEP=<multirun dir>` writes <dir>/table.md and table.csv
+collect: install
+	$(BIN)/pagan-collect $(SWEEP)
 
 lint: install
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .

@@ -16,7 +16,6 @@ TINY = [  # narrow networks that train in seconds on a CPU
     "model.generator.ch=32",
     "model.encoder.ch=16",
     "model.disc_x.ch=16",
-    "model.disc_pair.ch=16",
     "model.disc_z.hidden=[32,16]",
     "model.generator.latent_dim=8",
 ]

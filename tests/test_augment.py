@@ -52,7 +52,7 @@ def test_a_shift_keeps_the_content() -> None:
     assert (y.mean() - x.mean()).abs() < 0.05
 
 
-def test_augmenter_runs_on_any_device_the_input_lives_on() -> None:
+def test_augmenter_keeps_the_input_dtype() -> None:
     x = torch.rand(3, 1, 16, 16, dtype=torch.float64)
     assert ReflectPadCrop()(x).dtype == torch.float64
 

@@ -91,7 +91,7 @@ def test_image_folder(tmp_path: Path) -> None:
     dm.prepare_data()
     dm.setup()
     x, _ = next(iter(dm.train_dataloader()))
-    assert x.shape == (4, 3, 16, 16) and -1 <= x.min() and x.max() <= 1
+    assert x.shape == (4, 3, 16, 16) and x.min() >= -1 and x.max() <= 1
     assert dm.test_set is dm.val_set  # no test/ folder
 
 

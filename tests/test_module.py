@@ -39,10 +39,14 @@ def groups(model: PAGAN) -> dict[str, nn.Module]:
 
 
 def test_one_step_updates_every_network(tiny_model: PAGAN, tmp_path: Path) -> None:
-    before = {k: [p.detach().clone() for p in m.parameters()] for k, m in groups(tiny_model).items()}
+    before = {
+        k: [p.detach().clone() for p in m.parameters()] for k, m in groups(tiny_model).items()
+    }
     fit(tiny_model, 1, tmp_path)
     for name, module in groups(tiny_model).items():
-        changed = [not torch.equal(a, b) for a, b in zip(before[name], module.parameters())]
+        changed = [
+            not torch.equal(a, b) for a, b in zip(before[name], module.parameters(), strict=False)
+        ]
         assert all(changed), f"{name}: {changed.count(False)} parameters not updated"
 
 
@@ -85,8 +89,7 @@ def test_pairs_follow_eq_11(tiny_model: PAGAN, tmp_path: Path) -> None:
     tiny_model.encoder.register_forward_pre_hook(lambda m, i: seen["batch"].append(i[0].clone()))
     fit(tiny_model, 1, tmp_path)
     (x,) = seen["batch"]
-    (generated,) = seen["g"]  # one pass on cat([z, z_hat])
-    x_rec = generated[len(x) :]
+    _x_prior, x_rec = seen["g"]  # G(z) first, then G(z_hat)
     left, right = seen["pair"][0]
     n = len(x)
     assert torch.equal(left[:n], x) and torch.equal(left[n:], x)
@@ -105,6 +108,16 @@ def test_global_step_counts_generator_updates(tiny_model: PAGAN, tmp_path: Path)
     trainer = fit(tiny_model, 3, tmp_path, callbacks=[Count()])
     assert trainer.global_step == 3
     assert len(batches) == 5  # generator updated on batches 0, 2, 4; discriminators on all
+    assert int(tiny_model.d_steps) == 5  # checkpointed with the weights
+    assert "d_steps" in tiny_model.state_dict()
+
+
+def test_n_dis_schedule_runs_across_epochs(tiny_model: PAGAN, tmp_path: Path) -> None:
+    """8 batches per epoch, n_dis=3: the generator steps every third batch over the whole run,
+    not every third batch of each epoch."""
+    tiny_model.hparams.n_dis = 3
+    trainer = fit(tiny_model, 6, tmp_path)  # needs 16 batches: two epochs
+    assert trainer.global_step == 6 and int(tiny_model.d_steps) == 16
 
 
 def test_inference_api_after_load_from_checkpoint(tiny_model: PAGAN, tmp_path: Path) -> None:
@@ -122,11 +135,16 @@ def test_inference_api_after_load_from_checkpoint(tiny_model: PAGAN, tmp_path: P
     assert torch.allclose(path_images[0], loaded.reconstruct(x), atol=1e-6)
     assert torch.allclose(path_images[-1], loaded.reconstruct(x.flip(0)), atol=1e-6)
     assert loaded.training  # inference leaves the mode as it was
+    loaded.eval()
+    loaded.sample(2)
+    assert not loaded.training
 
 
 def test_optimizers_come_from_config(tiny_model: PAGAN) -> None:
-    opt_g, opt_d = tiny_model.configure_optimizers()
+    opt_g, _opt_d = tiny_model.configure_optimizers()
     assert isinstance(opt_g, torch.optim.Adam) and opt_g.defaults["betas"] == (0.5, 0.999)
     assert opt_g.defaults["lr"] == pytest.approx(2e-4)
-    n_ge = sum(p.numel() for m in (tiny_model.generator, tiny_model.encoder) for p in m.parameters())
+    n_ge = sum(
+        p.numel() for m in (tiny_model.generator, tiny_model.encoder) for p in m.parameters()
+    )
     assert sum(p.numel() for g in opt_g.param_groups for p in g["params"]) == n_ge

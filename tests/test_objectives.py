@@ -109,8 +109,28 @@ def test_independent_alpha_interpolates_parts_separately_eq_39() -> None:
     real = (torch.zeros(64, 1, 2, 2), torch.zeros(64, 1, 2, 2))
     fake = (torch.ones(64, 1, 2, 2), torch.ones(64, 1, 2, 2))
     x_t, y_t = GradientPenalty(alpha="independent").interpolate(real, fake)
-    assert not torch.equal(x_t, y_t)
-    assert 0 <= x_t.min() and y_t.max() <= 1
+    for part in (x_t, y_t):  # one alpha per sample and part
+        assert torch.equal(part, part[:, :, :1, :1].expand_as(part))
+    assert (x_t[:, 0, 0, 0] != y_t[:, 0, 0, 0]).all()  # alpha_1 != alpha_2
+
+
+@pytest.mark.parametrize("alpha", ["shared", "independent"])
+def test_gradient_penalty_on_a_curved_critic(alpha: str) -> None:
+    """T(x, y) = (|x|^2 + |y|^2) / 2 has gradient (x, y): the penalty must be taken at the
+    interpolated points, with the norm over both parts."""
+    real = (torch.randn(16, 2, 3, 3), torch.randn(16, 2, 3, 3))
+    fake = (torch.randn(16, 2, 3, 3), torch.randn(16, 2, 3, 3))
+    gp = GradientPenalty(weight=10.0, alpha=alpha)
+
+    def critic(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return 0.5 * (x.pow(2).flatten(1).sum(1) + y.pow(2).flatten(1).sum(1))
+
+    torch.manual_seed(3)
+    value = gp(critic, real, fake)
+    torch.manual_seed(3)
+    x_t, y_t = gp.interpolate(real, fake)
+    norm = torch.sqrt(x_t.pow(2).flatten(1).sum(1) + y_t.pow(2).flatten(1).sum(1))
+    assert value.item() == pytest.approx(10 * (norm - 1).pow(2).mean().item(), rel=1e-5)
 
 
 def test_gradient_penalty_alpha_is_validated() -> None:

@@ -45,7 +45,10 @@ def test_quickstart_fast_dev_run_on_synthetic_idx(fashion_dir: Path, tmp_path: P
 
 @pytest.mark.skipif(not DEBIAN_FASHION.is_dir(), reason="Debian's dataset-fashion-mnist missing")
 def test_quickstart_fast_dev_run_on_real_fashion_mnist(tmp_path: Path) -> None:
-    run(["experiment=quickstart", "trainer.fast_dev_run=true", f"paths.data_dir={tmp_path}"], tmp_path)
+    run(
+        ["experiment=quickstart", "trainer.fast_dev_run=true", f"paths.data_dir={tmp_path}"],
+        tmp_path,
+    )
     assert (tmp_path / "FashionMNIST" / "raw" / "t10k-images-idx3-ubyte").exists()
     assert (tmp_path / "run" / "images" / "samples_000001.png").exists()
 

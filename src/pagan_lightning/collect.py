@@ -1,14 +1,16 @@
 """``pagan-collect <sweep dir>``: one table (Markdown + CSV) with a row per job of a sweep.
 
 A job is any folder under the sweep dir with a ``.hydra/`` record (Hydra writes one per job).
-Each row holds the job's variant and overrides, its generator steps, and the last logged value
-of every metric in its ``csv/metrics.csv`` (training losses and any evaluation metric).
+Each row holds the job's variant and overrides, its generator steps (from ``last.ckpt``; 0 when
+the job wrote none), and the last logged value of every metric in its ``csv/metrics.csv``
+(training losses and any evaluation metric).
 """
 
 import argparse
 import csv
 from pathlib import Path
 
+import torch
 from omegaconf import OmegaConf
 
 
@@ -27,14 +29,18 @@ def job_row(job_dir: Path) -> dict[str, str]:
     overrides = OmegaConf.load(job_dir / ".hydra" / "overrides.yaml")
     metrics = last_values(job_dir / "csv" / "metrics.csv")
     checkpoint = job_dir / "checkpoints" / "last.ckpt"
+    steps = "0"
+    if checkpoint.exists():  # generator steps (global_step), not batches
+        state = torch.load(checkpoint, map_location="cpu", weights_only=True)
+        steps = str(state["global_step"])
     row = {
         "job": str(job_dir.name),
         "variant": str(hydra.runtime.choices.get("variant", "")),
         "overrides": " ".join(str(o) for o in overrides),
-        "steps": str(int(float(metrics.pop("step", "-1"))) + 1) if metrics else "0",
-        "finished": "yes" if checkpoint.exists() else "no",
+        "steps": steps,
     }
     metrics.pop("epoch", None)
+    metrics.pop("step", None)
     return row | {k: f"{float(v):.4g}" for k, v in sorted(metrics.items())}
 
 

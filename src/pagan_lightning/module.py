@@ -44,7 +44,7 @@ class PAGAN(pl.LightningModule):
     discriminator step on the three games (samples detached), then one generator/encoder step
     against the updated discriminators that reuses the same samples, as in Lightning's GAN
     example. With ``n_dis > 1`` the generator/encoder is updated on every ``n_dis``-th batch
-    only; ``global_step`` counts generator updates.
+    only (counted across epochs and resumes); ``global_step`` counts generator updates.
 
     Args:
         generator, encoder, disc_x, disc_z, disc_pair, augmenter, objective: config specs
@@ -90,6 +90,8 @@ class PAGAN(pl.LightningModule):
         self.reconstruction = instantiate(reconstruction) if reconstruction else None
         self.gradient_penalty = instantiate(gradient_penalty) if gradient_penalty else None
         self.latent_dim: int = self.encoder.latent_dim
+        # discriminator steps so far (checkpointed): G/E update when it is a multiple of n_dis
+        self.register_buffer("d_steps", torch.zeros((), dtype=torch.long))
 
     # ---------------------------------------------------------------- optimisation
     def generator_parameters(self) -> list[nn.Parameter]:
@@ -115,15 +117,16 @@ class PAGAN(pl.LightningModule):
         x = batch[0] if isinstance(batch, list | tuple) else batch
         opt_g, opt_d = self.optimizers()
         _uncounted(opt_d, self.trainer)
-        update_g = batch_idx % self.hparams.n_dis == 0
+        update_g = int(self.d_steps) % self.hparams.n_dis == 0
+        self.d_steps += 1
 
-        # draw z ~ p(z), z_hat ~ q(z|x), x_prior = G(z), x_rec = G(z_hat), x_aug = a(x); one
-        # generator pass, so prior and posterior codes share BatchNorm statistics as they do
-        # in eval mode. Graphs are kept only when G and E are updated on this batch.
+        # draw z ~ p(z), z_hat ~ q(z|x), x_prior = G(z), x_rec = G(z_hat), x_aug = a(x); two
+        # generator passes, so that x_prior (BatchNorm statistics included) does not depend on
+        # the encoder. Graphs are kept only when G and E are updated on this batch.
         with torch.set_grad_enabled(update_g):
             z = torch.randn(x.shape[0], self.latent_dim, device=x.device)
             z_hat = self.encoder.rsample(*self.encoder(x))
-            x_prior, x_rec = self.generator(torch.cat([z, z_hat])).chunk(2)
+            x_prior, x_rec = self.generator(z), self.generator(z_hat)
         real = {"x": (x,), "z": (z,)}
         fake = {"x": (x_prior.detach(),), "z": (z_hat.detach(),)}
         if self.disc_pair is not None:  # eq. (11): (x, a(x)) vs (x, G(E(x)))
