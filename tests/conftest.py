@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import pytorch_lightning as pl
 import torch
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig, open_dict
@@ -80,3 +81,16 @@ def tiny_model(tmp_path: Path):
     from pagan_lightning.train import instantiate_model
 
     return instantiate_model(compose_train(TINY, tmp_path))
+
+
+def quiet_trainer(tmp_path: Path, **kwargs) -> pl.Trainer:
+    """A CPU Trainer without loggers, checkpoints, progress bar or summary."""
+    options = {
+        "logger": False,
+        "enable_checkpointing": False,
+        "enable_progress_bar": False,
+        "enable_model_summary": False,
+        "default_root_dir": tmp_path,
+        "accelerator": "cpu",
+    }
+    return pl.Trainer(**(options | kwargs))

@@ -6,7 +6,7 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader, TensorDataset
 
 from pagan_lightning.module import PAGAN
-from tests.conftest import blob_images
+from tests.conftest import blob_images, quiet_trainer
 
 
 def spec(target: str, **kwargs) -> dict:
@@ -19,10 +19,10 @@ def tiny_pagan(latent: int = 8, size: int = 16) -> PAGAN:
     adam = spec("torch.optim.Adam", _partial_=True, lr=2e-4, betas=(0.5, 0.999))
     return PAGAN(
         generator=spec(nets + "Generator", latent_dim=latent, ch=64, **image),
-        encoder=spec(nets + "Encoder", latent_dim=latent, ch=32, use_spectral_norm=False, **image),
+        encoder=spec(nets + "Encoder", latent_dim=latent, ch=32, **image),
         disc_x=spec(nets + "Discriminator", ch=32, **image),
         disc_z=spec(nets + "LatentDiscriminator", latent_dim=latent, hidden=(64, 32)),
-        disc_pair=spec(nets + "PairDiscriminator", ch=32, **image),
+        disc_pair=spec(nets + "PairDiscriminator", mode="channel", ch=32, **image),
         augmenter=spec("pagan_lightning.augment.ReflectPadCrop", pad_fraction=0.1),
         objective=spec("pagan_lightning.objectives.NonSaturatingGAN"),
         optimizer_g=adam,
@@ -49,14 +49,7 @@ def test_reconstruction_of_held_out_images_improves(tmp_path) -> None:
         return matched, mismatched
 
     before, _ = errors()
-    trainer = pl.Trainer(
-        max_steps=600,
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        default_root_dir=tmp_path,
-    )
+    trainer = quiet_trainer(tmp_path, max_steps=600)
     trainer.fit(model, DataLoader(TensorDataset(train), batch_size=32, shuffle=True))
     after, mismatched = errors()
     assert after < 0.5 * before, (before, after)

@@ -8,6 +8,7 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from pagan_lightning.augment import Augmenter
 from pagan_lightning.module import PAGAN
+from tests.conftest import quiet_trainer
 
 
 class Flip(Augmenter):
@@ -20,15 +21,7 @@ def loader(n: int = 64, batch: int = 8) -> DataLoader:
 
 
 def fit(model: PAGAN, steps: int, tmp_path: Path, **kwargs) -> pl.Trainer:
-    trainer = pl.Trainer(
-        max_steps=steps,
-        default_root_dir=tmp_path,
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        **kwargs,
-    )
+    trainer = quiet_trainer(tmp_path, max_steps=steps, **kwargs)
     trainer.fit(model, loader())
     return trainer
 

@@ -16,7 +16,7 @@ from pagan_lightning.collect import collect
 from pagan_lightning.module import PAGAN
 from pagan_lightning.objectives import FGAN, GradientPenalty, WassersteinGAN
 from pagan_lightning.train import config_dir, instantiate_model
-from tests.conftest import TINY, compose_train
+from tests.conftest import TINY, compose_train, quiet_trainer
 
 VARIANTS = ["pagan", "l1", "noaug", "wgan_gp", "f_gan"]
 
@@ -30,15 +30,7 @@ def train_steps(model: PAGAN, steps: int, tmp_path: Path) -> dict[str, float]:
                 logged.setdefault(k, []).append(float(v))
 
     data = DataLoader(TensorDataset(torch.rand(96, 1, 32, 32) * 2 - 1), batch_size=8)
-    trainer = pl.Trainer(
-        max_steps=steps,
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        default_root_dir=tmp_path,
-        callbacks=[Record()],
-    )
+    trainer = quiet_trainer(tmp_path, max_steps=steps, callbacks=[Record()])
     trainer.fit(model, data)
     assert trainer.global_step == steps
     return {k: v[-1] for k, v in logged.items()} | {"_all": [x for v in logged.values() for x in v]}
