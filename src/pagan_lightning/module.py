@@ -98,8 +98,7 @@ class PAGAN(pl.LightningModule):
         return [*self.generator.parameters(), *self.encoder.parameters()]
 
     def discriminator_parameters(self) -> list[nn.Parameter]:
-        nets = [self.disc_x, self.disc_z, self.disc_pair]
-        return [p for net in nets if net is not None for p in net.parameters()]
+        return [p for net in self.games().values() for p in net.parameters()]
 
     def games(self) -> dict[str, nn.Module]:
         """The discriminators of this model by game: ``x``, ``z`` and (if any) ``pair``."""
