@@ -11,3 +11,7 @@ class DataNotFoundError(UserError, FileNotFoundError):
 
 class ConfigError(UserError, ValueError):
     """A config value is out of its allowed range."""
+
+
+class NonFiniteLossError(RuntimeError):
+    """A training loss became NaN or Inf; names the step and the game."""

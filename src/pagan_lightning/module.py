@@ -7,7 +7,7 @@ rebuilds the model with nothing else.
 
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, Literal
 
 import pytorch_lightning as pl
 import torch
@@ -15,6 +15,7 @@ import torch.nn.functional as F
 from hydra.utils import instantiate
 from torch import nn
 
+from pagan_lightning.errors import NonFiniteLossError
 from pagan_lightning.nets.encoder import Encoder
 
 
@@ -56,6 +57,10 @@ class PAGAN(pl.LightningModule):
             added to L_g and L_e (PAGAN-L1, with ``disc_pair=None``).
         gradient_penalty: optional spec of a penalty ``(critic, real, fake) -> loss`` added to
             each discriminator loss (WPAGAN).
+        on_non_finite: a NaN / Inf loss either stops training with
+            :class:`~pagan_lightning.errors.NonFiniteLossError` naming the step and the game
+            (``raise``; checkpoints already written stay as they are), or skips that update and
+            counts it in ``train/skipped_updates`` (``skip``).
 
     The variants of the paper are configs of this class: PAGAN-L1 drops ``disc_pair`` and adds
     ``reconstruction``, PAGAN-NOAUG uses the identity augmenter, WPAGAN swaps ``objective`` and
@@ -76,6 +81,7 @@ class PAGAN(pl.LightningModule):
         n_dis: int = 1,
         reconstruction: Mapping | None = None,
         gradient_penalty: Mapping | None = None,
+        on_non_finite: Literal["raise", "skip"] = "raise",
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
@@ -90,8 +96,12 @@ class PAGAN(pl.LightningModule):
         self.reconstruction = instantiate(reconstruction) if reconstruction else None
         self.gradient_penalty = instantiate(gradient_penalty) if gradient_penalty else None
         self.latent_dim: int = self.encoder.latent_dim
+        if on_non_finite not in ("raise", "skip"):
+            raise ValueError(f"on_non_finite must be 'raise' or 'skip', got {on_non_finite!r}")
         # discriminator steps so far (checkpointed): G/E update when it is a multiple of n_dis
         self.register_buffer("d_steps", torch.zeros((), dtype=torch.long))
+        # updates skipped for a non-finite loss (on_non_finite="skip"), checkpointed
+        self.register_buffer("skipped_updates", torch.zeros((), dtype=torch.long))
 
     # ---------------------------------------------------------------- optimisation
     def generator_parameters(self) -> list[nn.Parameter]:
@@ -141,9 +151,10 @@ class PAGAN(pl.LightningModule):
                 penalty = self.gradient_penalty(critic, real[name], fake[name])
                 losses[f"gp_{name}"] = penalty
                 losses[f"d_{name}"] = losses[f"d_{name}"] + penalty
-        opt_d.zero_grad(set_to_none=True)
-        self.manual_backward(sum(losses[f"d_{name}"] for name in self.games()))
-        opt_d.step()
+        if self._finite(losses, "discriminator"):
+            opt_d.zero_grad(set_to_none=True)
+            self.manual_backward(sum(losses[f"d_{name}"] for name in self.games()))
+            opt_d.step()
 
         if update_g:
             # generator/encoder step against the updated discriminators, reusing the samples
@@ -160,12 +171,32 @@ class PAGAN(pl.LightningModule):
             # d(g_x + g_z + shared)/d theta = dL_g/d theta and .../d phi = dL_e/d phi, since
             # x_prior does not depend on phi and z_hat does not depend on theta.
             opt_g.zero_grad(set_to_none=True)
-            self.manual_backward(g_x + g_z + shared, inputs=self.generator_parameters())
+            if self._finite({k: losses[k] for k in ("g", "e", "rec") if k in losses}, "G/E"):
+                self.manual_backward(g_x + g_z + shared, inputs=self.generator_parameters())
+            # a skipped update steps with no gradients: parameters and Adam state stay as
+            # they are, but the step counts, so max_steps still ends the run
             opt_g.step()
 
         self.log_dict(
             {f"train/{k}": v.detach() for k, v in losses.items()}, prog_bar=True, on_step=True
         )
+        if self.hparams.on_non_finite == "skip":
+            self.log("train/skipped_updates", self.skipped_updates.float(), on_step=True)
+
+    def _finite(self, losses: dict[str, torch.Tensor], phase: str) -> bool:
+        """True when every loss is finite; else raise or count a skipped update."""
+        bad = [name for name, value in losses.items() if not torch.isfinite(value).all()]
+        if not bad:
+            return True
+        if self.hparams.on_non_finite == "raise":
+            raise NonFiniteLossError(
+                f"non-finite {phase} loss {', '.join(bad)} at generator step "
+                f"{self.trainer.global_step} (batch {int(self.d_steps)}); training stopped, the "
+                f"checkpoints written so far are kept. model.on_non_finite=skip skips such "
+                f"updates instead."
+            )
+        self.skipped_updates += 1
+        return False
 
     def validation_step(self, batch: Any, batch_idx: int) -> None:
         """``val/rec_mse``: per-pixel squared error of G(mu(x)) against x, pixels in [-1, 1]."""
