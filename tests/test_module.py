@@ -7,6 +7,7 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 from pagan_lightning.augment import Augmenter
+from pagan_lightning.callbacks import ImageGrids
 from pagan_lightning.module import PAGAN
 from tests.conftest import quiet_trainer
 
@@ -141,3 +142,13 @@ def test_optimizers_come_from_config(tiny_model: PAGAN) -> None:
         p.numel() for m in (tiny_model.generator, tiny_model.encoder) for p in m.parameters()
     )
     assert sum(p.numel() for g in opt_g.param_groups for p in g["params"]) == n_ge
+
+
+def test_image_grids_without_a_datamodule(tiny_model: PAGAN, tmp_path: Path) -> None:
+    """Fitting on a plain DataLoader: the reconstruction grid uses its first images."""
+    grids = ImageGrids(dirpath=str(tmp_path / "images"), every_n_steps=2, n_reconstructions=4)
+    fit(tiny_model, 2, tmp_path, callbacks=[grids])
+    assert sorted(p.name for p in (tmp_path / "images").iterdir()) == [
+        "reconstructions_000002.png",
+        "samples_000002.png",
+    ]

@@ -57,18 +57,23 @@ class ImageGrids(pl.Callback):
     def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         g = torch.Generator().manual_seed(self.seed)
         self._z = torch.randn(self.n_samples, pl_module.latent_dim, generator=g)
-        datamodule = trainer.datamodule
-        dataset = datamodule.test_set if datamodule is not None else None
+
+    def _reference_images(self, trainer: pl.Trainer) -> torch.Tensor:
+        """The first test images of the datamodule (else of the training data), fixed."""
+        dataset = getattr(trainer.datamodule, "test_set", None)
         if dataset is None:
             dataset = trainer.train_dataloader.dataset
         n = min(self.n_reconstructions, len(dataset))
-        self._x = torch.stack([dataset[i][0] for i in range(n)])
+        items = [dataset[i] for i in range(n)]
+        return torch.stack([i[0] if isinstance(i, list | tuple) else i for i in items])
 
     def write(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         step = trainer.global_step
         if step == self._last_step or not trainer.is_global_zero:
             return
         self._last_step = step
+        if self._x is None:
+            self._x = self._reference_images(trainer)
         grids = {
             "samples": sample_grid(pl_module.sample(0, self._z)),
             "reconstructions": reconstruction_grid(
