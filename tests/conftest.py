@@ -2,6 +2,7 @@
 
 import gzip
 import struct
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +21,11 @@ TINY = [  # narrow networks that train in seconds on a CPU
     "model.disc_z.hidden=[32,16]",
     "model.generator.latent_dim=8",
 ]
+
+
+def console_script(name: str) -> str:
+    """Path of one of the project's console scripts in the running environment."""
+    return str(Path(sys.executable).parent / name)
 
 
 def write_idx(path: Path, array: np.ndarray, gz: bool = False) -> None:

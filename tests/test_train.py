@@ -2,16 +2,15 @@
 
 import csv
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import torch
 
 from pagan_lightning.module import PAGAN
-from tests.conftest import TINY
+from tests.conftest import TINY, console_script
 
-PAGAN_TRAIN = str(Path(sys.executable).parent / "pagan-train")
+PAGAN_TRAIN = console_script("pagan-train")
 DEBIAN_FASHION = Path("/usr/share/datasets/fashion-mnist")
 
 

@@ -2,7 +2,6 @@
 
 import math
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -16,7 +15,7 @@ from pagan_lightning.collect import collect
 from pagan_lightning.module import PAGAN
 from pagan_lightning.objectives import FGAN, GradientPenalty, WassersteinGAN
 from pagan_lightning.train import config_dir, instantiate_model
-from tests.conftest import TINY, compose_train, quiet_trainer
+from tests.conftest import TINY, compose_train, console_script, quiet_trainer
 
 VARIANTS = ["pagan", "l1", "noaug", "wgan_gp", "f_gan"]
 
@@ -86,7 +85,7 @@ def test_f_gan_divergence_from_config(f: str, tmp_path: Path) -> None:
 def test_sweep_of_two_variants_gives_a_two_row_table(fashion_dir: Path, tmp_path: Path) -> None:
     sweep = tmp_path / "sweep"
     cmd = [
-        str(Path(sys.executable).parent / "pagan-train"),
+        console_script("pagan-train"),
         "-m",
         "variant=pagan,l1",
         *TINY,
@@ -105,7 +104,7 @@ def test_sweep_of_two_variants_gives_a_two_row_table(fashion_dir: Path, tmp_path
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stderr[-3000:]
     collected = subprocess.run(
-        [str(Path(sys.executable).parent / "pagan-collect"), str(sweep)],
+        [console_script("pagan-collect"), str(sweep)],
         capture_output=True,
         text=True,
         timeout=60,
@@ -122,7 +121,7 @@ def test_sweep_of_two_variants_gives_a_two_row_table(fashion_dir: Path, tmp_path
 
 def test_collect_on_a_folder_without_jobs_is_a_clear_error(tmp_path: Path) -> None:
     out = subprocess.run(
-        [str(Path(sys.executable).parent / "pagan-collect"), str(tmp_path)],
+        [console_script("pagan-collect"), str(tmp_path)],
         capture_output=True,
         text=True,
     )
