@@ -4,12 +4,13 @@ Every module has ``train`` / ``val`` / ``test`` splits: ``val`` is a fixed, seed
 the official training set, ``test`` the official test set (reconstructions and metrics use it).
 """
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, ClassVar
 
 import pytorch_lightning as pl
 import torch
-from torch.utils.data import DataLoader, Dataset, Subset, random_split
+from torch.utils.data import DataLoader, Dataset, Sampler, Subset, random_split
 from torchvision import datasets
 from torchvision.datasets.utils import extract_archive
 from torchvision.transforms import v2
@@ -31,6 +32,31 @@ def to_signed(size: int | None = None, pad: int = 0, crop: int | None = None) ->
     if pad:
         steps.append(v2.Pad(pad, fill=-1.0))
     return v2.Compose(steps)
+
+
+class EpochSampler(Sampler[int]):
+    """Random order of an epoch drawn from its own generator, seeded by ``seed + epoch``.
+
+    The order does not touch the global RNG and is recomputed, not stored, so a resumed run
+    replays the interrupted epoch's order; ``start`` skips the indices already trained on,
+    once. Lightning calls :meth:`set_epoch` at the start of every epoch.
+    """
+
+    def __init__(self, size: int, seed: int = 0) -> None:
+        self.size, self.seed, self.epoch, self.start = size, seed, 0, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __iter__(self) -> Iterator[int]:
+        order = torch.randperm(
+            self.size, generator=torch.Generator().manual_seed(self.seed + self.epoch)
+        )
+        start, self.start = self.start, 0
+        return iter(order[start:].tolist())
+
+    def __len__(self) -> int:
+        return self.size
 
 
 class ImageDataModule(pl.LightningDataModule):
@@ -70,6 +96,7 @@ class ImageDataModule(pl.LightningDataModule):
         self.train_set: Dataset | None = None
         self.val_set: Dataset | None = None
         self.test_set: Dataset | None = None
+        self._resume_at: tuple[int, int] = (0, 0)  # (epoch, batches done), from a checkpoint
 
     # subclasses --------------------------------------------------------------------------
     def make_dataset(self, train: bool, download: bool) -> Dataset:
@@ -108,27 +135,47 @@ class ImageDataModule(pl.LightningDataModule):
         self.train_set, self.val_set = random_split(full, sizes, generator=split)
         self.test_set = self._load(False, download=False)
 
-    def _loader(self, dataset: Dataset | None, shuffle: bool) -> DataLoader:
+    def _loader(self, dataset: Dataset | None, sampler: Sampler | None = None) -> DataLoader:
         if dataset is None:
             raise RuntimeError("call setup() before asking for a dataloader")
         return DataLoader(
             dataset,
             batch_size=self.batch_size,
-            shuffle=shuffle,
-            drop_last=shuffle,
+            sampler=sampler,
+            drop_last=sampler is not None,
             num_workers=self.num_workers,
             persistent_workers=self.num_workers > 0,
             pin_memory=torch.cuda.is_available(),
+            generator=torch.Generator().manual_seed(self.seed),  # not the global RNG
         )
 
     def train_dataloader(self) -> DataLoader:
-        return self._loader(self.train_set, shuffle=True)
+        """Shuffled by :class:`EpochSampler`; a resumed run starts where its checkpoint was."""
+        sampler = EpochSampler(len(self.train_set), self.seed)
+        epoch, done = self._resume_at
+        per_epoch = len(self.train_set) // self.batch_size
+        epoch, done = (epoch + 1, 0) if done >= per_epoch else (epoch, done)
+        sampler.set_epoch(epoch)
+        sampler.start = done * self.batch_size
+        return self._loader(self.train_set, sampler)
+
+    def state_dict(self) -> dict[str, Any]:
+        """Where the training data order stands: epoch and batches done in it."""
+        if self.trainer is None:
+            return {}
+        done = self.trainer.fit_loop.epoch_loop.batch_progress.current.processed
+        return {"epoch": self.trainer.current_epoch, "batches_done": done}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        if self.trainer is not None and self.trainer.world_size > 1:
+            return  # Lightning's DistributedSampler restarts the epoch under DDP
+        self._resume_at = (state.get("epoch", 0), state.get("batches_done", 0))
 
     def val_dataloader(self) -> DataLoader:
-        return self._loader(self.val_set, shuffle=False)
+        return self._loader(self.val_set)
 
     def test_dataloader(self) -> DataLoader:
-        return self._loader(self.test_set, shuffle=False)
+        return self._loader(self.test_set)
 
 
 class _MNISTLike(ImageDataModule):

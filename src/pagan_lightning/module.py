@@ -15,6 +15,7 @@ import torch.nn.functional as F
 from hydra.utils import instantiate
 from torch import nn
 
+from pagan_lightning.checkpoint import ExactResume
 from pagan_lightning.errors import NonFiniteLossError
 from pagan_lightning.nets.encoder import Encoder
 
@@ -31,7 +32,7 @@ def _uncounted(optimizer: Any, trainer: pl.Trainer) -> None:
     optimizer._on_after_step = lambda: trainer.profiler.stop("optimizer_step")
 
 
-class PAGAN(pl.LightningModule):
+class PAGAN(ExactResume, pl.LightningModule):
     """Pairwise Augmented GAN: generator G, Gaussian encoder E and three discriminators.
 
     Per training batch x (Algorithm 1): z ~ p(z), z_hat ~ q(z|x), x_prior = G(z),
@@ -65,6 +66,9 @@ class PAGAN(pl.LightningModule):
     The variants of the paper are configs of this class: PAGAN-L1 drops ``disc_pair`` and adds
     ``reconstruction``, PAGAN-NOAUG uses the identity augmenter, WPAGAN swaps ``objective`` and
     adds ``gradient_penalty``, f-PAGAN swaps ``objective``.
+
+    Checkpoints carry the random generators' states (:class:`ExactResume`), so a run resumed
+    with ``ckpt_path`` continues exactly as the uninterrupted run would have.
     """
 
     def __init__(

@@ -11,10 +11,12 @@ from typing import Any
 
 import hydra
 import pytorch_lightning as pl
+from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from pagan_lightning.errors import UserError
+from pagan_lightning.errors import ConfigError, UserError
+from pagan_lightning.validate import check_config
 
 log = logging.getLogger(__name__)
 
@@ -38,15 +40,19 @@ def instantiate_model(cfg: DictConfig) -> pl.LightningModule:
 
 def train(cfg: DictConfig) -> pl.Trainer:
     """Fit PAGAN as configured by ``cfg`` and return the trainer."""
+    check_config(cfg)  # unknown keys, wrong types, bad values: before any work
     if cfg.get("seed") is not None:
         pl.seed_everything(cfg.seed, workers=True)
     output_dir = Path(cfg.paths.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     OmegaConf.save(cfg, output_dir / "config_resolved.yaml", resolve=True)
 
+    try:  # sizes the networks cannot take fail here, before any data is touched
+        model = instantiate_model(cfg)
+    except InstantiationException as err:
+        raise ConfigError(str(err)) from None
     datamodule: pl.LightningDataModule = instantiate(cfg.data)
-    datamodule.prepare_data()  # fail on missing data before building anything else
-    model = instantiate_model(cfg)
+    datamodule.prepare_data()  # fail on missing data before building the trainer
     trainer: pl.Trainer = instantiate(
         cfg.trainer,
         callbacks=instantiate_all(cfg.get("callbacks")),

@@ -1,0 +1,163 @@
+"""Checkpoints that survive a kill mid-save, load without running code, and resume exactly.
+
+- :class:`AtomicCheckpointIO` (a Lightning ``CheckpointIO`` plugin) writes each checkpoint to a
+  temporary file in the same folder and renames it over the target, so a kill during a save
+  leaves the previous ``last.ckpt`` intact; it loads with :func:`load_checkpoint`.
+- :func:`load_checkpoint` loads with ``weights_only=True`` (tensors and plain containers only:
+  a pickle that would run code is refused) and turns missing, corrupt and foreign files into
+  one :class:`CheckpointError` that says what is wrong.
+- :func:`rng_state` / :func:`set_rng_state` capture the random generators (torch CPU and CUDA,
+  NumPy, Python) as tensors and plain values, so that they pass ``weights_only`` loading.
+"""
+
+import os
+import pickle
+import random
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from pytorch_lightning.plugins.io import TorchCheckpointIO
+
+from pagan_lightning.errors import UserError
+
+MARKER = "pagan_lightning"  # checkpoint entry written by this project's modules
+
+
+class CheckpointError(UserError):
+    """A checkpoint is missing, corrupt, unsafe or not from this project."""
+
+
+def load_checkpoint(path: str | os.PathLike, map_location: Any = "cpu") -> dict[str, Any]:
+    """Load a pagan-lightning checkpoint safely (``torch.load(weights_only=True)``).
+
+    Raises:
+        CheckpointError: the file does not exist, is truncated or corrupt, holds objects
+            outside the weights-only allow-list (a pickle that could run code), or is not a
+            checkpoint written by this project.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint {path} does not exist")
+    try:
+        checkpoint = torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as err:
+        reason = str(err).strip().splitlines()[0]
+        raise CheckpointError(
+            f"refused to load {path}: it holds objects other than tensors and plain "
+            f"containers ({reason}). Checkpoints are loaded with weights_only=True so that a "
+            f"file cannot run code; load only checkpoints written by pagan-train."
+        ) from None
+    except (RuntimeError, EOFError, ValueError, OSError) as err:
+        reason = str(err).strip().splitlines()[0]
+        raise CheckpointError(f"checkpoint {path} is corrupt or truncated ({reason})") from None
+    if not isinstance(checkpoint, dict) or MARKER not in checkpoint:
+        keys = sorted(checkpoint)[:8] if isinstance(checkpoint, dict) else type(checkpoint)
+        raise CheckpointError(
+            f"{path} is not a pagan-lightning checkpoint (no {MARKER!r} entry; found {keys})"
+        )
+    return checkpoint
+
+
+def check_weights(saved: dict[str, torch.Tensor], expected: dict[str, torch.Tensor]) -> None:
+    """Raise :class:`CheckpointError` when a checkpoint's weights do not fit the model.
+
+    Names the first missing, unexpected and differently shaped entries, which is what a
+    checkpoint of another model or another network width looks like.
+    """
+    missing = [k for k in expected if k not in saved]
+    unexpected = [k for k in saved if k not in expected]
+    shapes = [
+        f"{k} {tuple(saved[k].shape)} vs {tuple(v.shape)}"
+        for k, v in expected.items()
+        if k in saved and saved[k].shape != v.shape
+    ]
+    problems = [
+        f"{what}: {', '.join(keys[:3])}{' ...' if len(keys) > 3 else ''}"
+        for what, keys in (
+            ("missing", missing),
+            ("unexpected", unexpected),
+            ("shape (checkpoint vs model)", shapes),
+        )
+        if keys
+    ]
+    if problems:
+        raise CheckpointError(
+            "the checkpoint's weights do not fit this model (another model, or other network "
+            "sizes: resume with the run's own config) - " + "; ".join(problems)
+        )
+
+
+class AtomicCheckpointIO(TorchCheckpointIO):
+    """Save to ``.<name>.tmp-<pid>`` next to the target, fsync, then ``os.replace`` it."""
+
+    def save_checkpoint(
+        self, checkpoint: dict[str, Any], path: str | os.PathLike, storage_options: Any = None
+    ) -> None:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+        try:
+            self.write(checkpoint, tmp)
+            os.replace(tmp, path)  # atomic on POSIX: readers see the old or the new file
+        finally:
+            tmp.unlink(missing_ok=True)
+
+    def write(self, checkpoint: dict[str, Any], tmp: Path) -> None:
+        """Write the whole checkpoint to ``tmp`` and flush it to disk."""
+        with open(tmp, "wb") as f:
+            torch.save(checkpoint, f)
+            f.flush()
+            os.fsync(f.fileno())
+
+    def load_checkpoint(
+        self, path: str | os.PathLike, map_location: Any = None, weights_only: bool | None = None
+    ) -> dict[str, Any]:
+        return load_checkpoint(path, map_location or "cpu")
+
+
+def rng_state() -> dict[str, Any]:
+    """The states of every global random generator, as tensors and plain values."""
+    name, keys, pos, has_gauss, cached = np.random.get_state()
+    state = {
+        "torch": torch.get_rng_state(),
+        "numpy": (name, torch.from_numpy(keys.astype(np.int64)), pos, has_gauss, cached),
+        "python": random.getstate(),
+    }
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    """Restore the generators captured by :func:`rng_state`."""
+    torch.set_rng_state(state["torch"])
+    name, keys, pos, has_gauss, cached = state["numpy"]
+    np.random.set_state((name, keys.numpy().astype(np.uint32), pos, has_gauss, cached))
+    random.setstate(state["python"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+class ExactResume:
+    """LightningModule mixin: mark checkpoints as this project's and carry the RNG states.
+
+    The states are captured when a checkpoint is written and restored at ``on_train_start``
+    of a run resumed from it (``ckpt_path=...``), so the z draws, encoder noise and
+    augmentations after the resume point are those of an uninterrupted run.
+    """
+
+    _rng_to_restore: dict[str, Any] | None = None
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        checkpoint[MARKER] = {"rng": rng_state()}
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        check_weights(checkpoint.get("state_dict", {}), self.state_dict())
+        self._rng_to_restore = checkpoint.get(MARKER, {}).get("rng")
+
+    def on_train_start(self) -> None:
+        if self._rng_to_restore is not None and self.trainer.ckpt_path is not None:
+            set_rng_state(self._rng_to_restore)
+        self._rng_to_restore = None

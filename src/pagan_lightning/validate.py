@@ -1,0 +1,164 @@
+"""Config checks that run before any work: the schema is the code's own signatures.
+
+Every node with a ``_target_`` is checked against the signature of the class or function it
+names: unknown keys, values of the wrong type (for plain annotations: ``int``, ``float``,
+``bool``, ``str``, ``Literal[...]`` and their ``| None``) and, for sizes and rates that must
+be positive (learning rates, batch, latent and image sizes, widths, ``n_dis``), values <= 0.
+Each error names the full key and what is allowed. Unknown dataset and variant names are
+caught earlier by Hydra itself, which lists the available options.
+"""
+
+import contextlib
+import inspect
+import types
+import typing
+from collections.abc import Iterator
+from typing import Any, Literal
+
+from hydra.utils import get_object
+from omegaconf import DictConfig, ListConfig, OmegaConf
+
+from pagan_lightning.errors import ConfigError
+
+NAMED = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+INSTANTIATE_KEYS = {"_target_", "_partial_", "_recursive_", "_convert_", "_args_"}
+POSITIVE = {"lr", "batch_size", "latent_dim", "image_size", "channels", "ch", "n_dis", "hidden"}
+TOP_LEVEL = {
+    "task_name",
+    "seed",
+    "ckpt_path",
+    "optimized_metric",
+    "data",
+    "model",
+    "trainer",
+    "callbacks",
+    "logger",
+    "paths",
+    "hydra",
+    "f",
+}
+
+
+def _targets(node: Any, path: str) -> Iterator[tuple[str, DictConfig]]:
+    """Every ``_target_`` node below ``node`` with its dotted key."""
+    if isinstance(node, DictConfig):
+        if "_target_" in node:
+            yield path, node
+        for key in node:
+            yield from _targets(node._get_node(key), f"{path}.{key}" if path else str(key))
+    elif isinstance(node, ListConfig):
+        for i, item in enumerate(node):
+            yield from _targets(item, f"{path}[{i}]")
+
+
+def _allowed_types(annotation: Any) -> tuple[tuple[type, ...], tuple[Any, ...]] | None:
+    """(types, literal values) accepted by a plain annotation; None for anything else."""
+    origin = typing.get_origin(annotation)
+    if origin is Literal:
+        return (), typing.get_args(annotation)
+    if origin in (typing.Union, types.UnionType):
+        kinds, literals = (), ()
+        for arg in typing.get_args(annotation):
+            if arg is type(None):
+                kinds += (type(None),)
+                continue
+            part = _allowed_types(arg)
+            if part is None:
+                return None
+            kinds, literals = kinds + part[0], literals + part[1]
+        return kinds, literals
+    if annotation is float:
+        return (float, int), ()
+    if annotation in (int, bool, str):
+        return (annotation,), ()
+    return None
+
+
+def _check_value(key: str, value: Any, annotation: Any) -> None:
+    allowed = _allowed_types(annotation)
+    if allowed is None:
+        return
+    kinds, literals = allowed
+    if value in literals and not isinstance(value, bool):
+        return
+    # bool is an int in Python, but `n_dis: true` is a mistake
+    ok = isinstance(value, kinds) and not (isinstance(value, bool) and bool not in kinds)
+    if not ok:
+        options = [repr(v) for v in literals]
+        options += ["null" if k is type(None) else k.__name__ for k in kinds]
+        raise ConfigError(f"{key}={value!r} is not allowed; expected {' | '.join(options)}")
+
+
+def _check_positive(key: str, value: Any) -> None:
+    values = value if isinstance(value, list) else [value]
+    for v in values:
+        if isinstance(v, int | float) and not isinstance(v, bool) and v <= 0:
+            raise ConfigError(f"{key}={value!r} must be positive")
+
+
+def _signature(target: Any) -> tuple[dict[str, inspect.Parameter], dict[str, Any], bool]:
+    """(parameters, type hints, accepts any key) of a callable; a class's ``**kwargs`` are
+    followed up its bases, as ``super().__init__(**kwargs)`` passes them on."""
+    functions = (
+        [c.__init__ for c in inspect.getmro(target)] if inspect.isclass(target) else [target]
+    )
+    params: dict[str, inspect.Parameter] = {}
+    hints: dict[str, Any] = {}
+    for function in functions:
+        try:
+            signature = inspect.signature(function)
+        except (TypeError, ValueError):  # builtins without a signature: accept anything
+            return params, hints, True
+        with contextlib.suppress(Exception):  # unresolvable forward references: keys only
+            hints = typing.get_type_hints(function) | hints
+        own = signature.parameters
+        params |= {k: p for k, p in own.items() if k not in params and p.kind in NAMED}
+        if not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in own.values()):
+            return params, hints, False
+        if function is object.__init__:
+            break
+    return params, hints, True
+
+
+def check_node(path: str, node: DictConfig) -> None:
+    """Check one ``_target_`` node against the signature of its target."""
+    try:
+        target = get_object(node._target_)
+    except Exception as err:
+        raise ConfigError(f"{path}._target_={node._target_!r} cannot be imported: {err}") from None
+    params, hints, open_ended = _signature(target)
+    for key in node:
+        if key in INSTANTIATE_KEYS:
+            continue
+        full = f"{path}.{key}"
+        if key not in params:
+            if open_ended:
+                continue
+            allowed = ", ".join(k for k in params if k != "self")
+            raise ConfigError(f"unknown key {full} for {node._target_}; allowed keys: {allowed}")
+        value = node._get_node(key)
+        if OmegaConf.is_missing(node, key) or isinstance(value, DictConfig | ListConfig):
+            if key in POSITIVE and isinstance(value, ListConfig):
+                _check_positive(full, OmegaConf.to_object(value))
+            continue
+        value = node[key]
+        if key in hints:
+            _check_value(full, value, hints[key])
+        if key in POSITIVE:
+            _check_positive(full, value)
+
+
+def check_config(cfg: DictConfig) -> None:
+    """Reject a composed ``pagan-train`` config with unknown or invalid entries.
+
+    Raises:
+        ConfigError: naming the first offending key and the allowed keys or values.
+    """
+    unknown = sorted(set(cfg) - TOP_LEVEL)
+    if unknown:
+        allowed = ", ".join(sorted(TOP_LEVEL))
+        raise ConfigError(f"unknown top-level key(s) {', '.join(unknown)}; allowed: {allowed}")
+    for key in TOP_LEVEL - {"hydra"}:
+        if key in cfg:
+            for path, node in _targets(cfg._get_node(key), key):
+                check_node(path, node)

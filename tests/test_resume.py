@@ -1,0 +1,142 @@
+"""Exact resume after SIGKILL: the resumed run logs the uninterrupted run's losses bit for bit.
+
+Each run is the real ``pagan-train`` in a subprocess on synthetic Fashion-MNIST IDX files
+(200 training images, batch 16: 12 batches an epoch, so 20 steps cross an epoch boundary), with
+``trainer.deterministic=true``, a checkpoint every 3 generator steps and every loss logged at
+every step. A run is killed with SIGKILL (mid-run, or half-way through writing ``last.ckpt``),
+resumed with ``ckpt_path=last`` into its own folder, and compared with a run never killed:
+every logged loss of every step, and the final weights, must be equal - not close.
+"""
+
+import csv
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import torch
+
+from pagan_lightning.checkpoint import load_checkpoint
+from tests.conftest import TINY, console_script, write_mnist_like
+
+REPO = Path(__file__).resolve().parents[1]
+STEPS = 20
+LOSSES = ["train/d_x", "train/d_z", "train/d_pair", "train/g", "train/e"]
+
+
+def command(data: Path, run_dir: Path, *extra: str) -> list[str]:
+    return [
+        console_script("pagan-train"),
+        *TINY,
+        f"paths.data_dir={data}",
+        "data.system_dir=null",
+        "data.download=false",
+        "data.val_size=56",
+        "data.batch_size=16",
+        "trainer.deterministic=true",
+        "trainer.val_check_interval=5",
+        "trainer.limit_val_batches=2",
+        "trainer.log_every_n_steps=1",
+        "callbacks.model_checkpoint.every_n_train_steps=3",
+        "callbacks.image_grids.every_n_steps=100",
+        "callbacks.progress_bar=null",
+        f"trainer.max_steps={STEPS}",
+        f"hydra.run.dir={run_dir}",
+        *extra,
+    ]
+
+
+def env() -> dict[str, str]:  # the subprocess imports tests.stalling_io
+    return os.environ | {"PYTHONPATH": str(REPO)}
+
+
+def finish(cmd: list[str]) -> None:
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env())
+    assert out.returncode == 0, out.stderr[-3000:]
+
+
+def kill_when(cmd: list[str], ready: Callable[[], bool]) -> None:
+    """Start ``cmd``, SIGKILL it as soon as ``ready()``; it must not have finished before."""
+    process = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env())
+    deadline = time.monotonic() + 300
+    while not ready():
+        assert process.poll() is None, f"run ended before the kill: {process.stderr.read()[-2000:]}"
+        assert time.monotonic() < deadline, "kill point never reached"
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    process.stderr.close()
+
+
+def logged(run_dir: Path) -> dict[int, dict[str, str]]:
+    """Losses by step; where a killed attempt and its resume both logged a step, the last row."""
+    rows: dict[int, dict[str, str]] = {}
+    with open(run_dir / "csv" / "metrics.csv") as f:
+        for row in csv.DictReader(f):
+            if row.get("train/g"):
+                rows[int(row["step"])] = {k: row[k] for k in LOSSES}
+    return rows
+
+
+def last_step(run_dir: Path) -> int:
+    path = run_dir / "checkpoints" / "last.ckpt"
+    try:
+        return load_checkpoint(path)["global_step"]
+    except Exception:  # not written yet, or being replaced right now
+        return -1
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("data")
+    write_mnist_like(root / "FashionMNIST" / "raw", n_train=256, n_test=64)
+    return root
+
+
+@pytest.fixture(scope="module")
+def reference(data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    run_dir = tmp_path_factory.mktemp("reference") / "run"
+    finish(command(data, run_dir))
+    return run_dir
+
+
+def assert_same_run(resumed: Path, reference: Path) -> None:
+    expected, got = logged(reference), logged(resumed)
+    assert sorted(expected) == list(range(STEPS))
+    assert got == expected  # exact string equality of the logged floats, every step
+    weights = [
+        load_checkpoint(r / "checkpoints" / "last.ckpt")["state_dict"] for r in (resumed, reference)
+    ]
+    assert weights[0].keys() == weights[1].keys()
+    assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[1])
+
+
+def test_sigkill_mid_run_then_resume_equals_uninterrupted(
+    data: Path, reference: Path, tmp_path: Path
+) -> None:
+    run_dir = tmp_path / "run"
+    kill_when(command(data, run_dir), lambda: last_step(run_dir) >= 7)
+    resumed_from = last_step(run_dir)
+    assert 0 < resumed_from < STEPS
+    finish(command(data, run_dir, "ckpt_path=last"))
+    assert_same_run(run_dir, reference)
+
+
+def test_sigkill_while_writing_last_ckpt_keeps_the_previous_one(
+    data: Path, reference: Path, tmp_path: Path
+) -> None:
+    run_dir, marker = tmp_path / "run", tmp_path / "stalled"
+    stalling = (
+        "trainer.plugins=[{_target_:tests.stalling_io.StallingCheckpointIO,"
+        f"stall_step:9,stall_name:last.ckpt,marker:'{marker}'}}]"
+    )
+    kill_when(command(data, run_dir, stalling), marker.exists)
+    checkpoints = run_dir / "checkpoints"
+    assert [p.name for p in checkpoints.glob(".last.ckpt.tmp-*")]  # the half-written file
+    assert last_step(run_dir) == 6  # last.ckpt is still the complete previous checkpoint
+    assert load_checkpoint(checkpoints / "step_000009.ckpt")["global_step"] == 9
+    finish(command(data, run_dir, "ckpt_path=last"))
+    assert_same_run(run_dir, reference)
