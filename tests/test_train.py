@@ -5,8 +5,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
-import torch
 
+from pagan_lightning.checkpoint import load_checkpoint, load_module
 from pagan_lightning.module import PAGAN
 from tests.conftest import TINY, console_script
 
@@ -76,9 +76,10 @@ def test_short_run_writes_checkpoints_logs_and_resumes(fashion_dir: Path, tmp_pa
 
     # resume from the last checkpoint into the same run folder, up to 6 generator steps
     run([*args, "trainer.max_steps=6", "ckpt_path=last"], tmp_path)
-    last = torch.load(out / "checkpoints" / "last.ckpt", weights_only=False, map_location="cpu")
+    last = load_checkpoint(out / "checkpoints" / "last.ckpt")
     assert last["global_step"] == 6
-    model = PAGAN.load_from_checkpoint(out / "checkpoints" / "last.ckpt")
+    model = load_module(out / "checkpoints" / "last.ckpt")
+    assert isinstance(model, PAGAN)
     assert model.sample(2).shape == (2, 1, 32, 32)
 
 

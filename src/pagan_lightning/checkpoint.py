@@ -5,7 +5,8 @@
   leaves the previous ``last.ckpt`` intact; it loads with :func:`load_checkpoint`.
 - :func:`load_checkpoint` loads with ``weights_only=True`` (tensors and plain containers only:
   a pickle that would run code is refused) and turns missing, corrupt and foreign files into
-  one :class:`CheckpointError` that says what is wrong.
+  one :class:`CheckpointError` that says what is wrong; :func:`load_module` rebuilds the
+  trained module from it, refusing classes outside the trusted packages.
 - :func:`rng_state` / :func:`set_rng_state` capture the random generators (torch CPU and CUDA,
   NumPy, Python) as tensors and plain values, so that they pass ``weights_only`` loading.
 """
@@ -13,16 +14,20 @@
 import os
 import pickle
 import random
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pytorch_lightning as pl
 import torch
+from hydra.utils import get_object
 from pytorch_lightning.plugins.io import TorchCheckpointIO
 
 from pagan_lightning.errors import UserError
 
 MARKER = "pagan_lightning"  # checkpoint entry written by this project's modules
+TRUSTED = ("pagan_lightning.", "torch.optim.", "torch.nn.")  # what a checkpoint may name
 
 
 class CheckpointError(UserError):
@@ -89,6 +94,41 @@ def check_weights(saved: dict[str, torch.Tensor], expected: dict[str, torch.Tens
         )
 
 
+def _targets(node: Any) -> Iterator[str]:
+    """Every ``_target_`` string in nested hyper-parameters."""
+    if isinstance(node, dict):
+        if isinstance(node.get("_target_"), str):
+            yield node["_target_"]
+        for value in node.values():
+            yield from _targets(value)
+    elif isinstance(node, list | tuple):
+        for value in node:
+            yield from _targets(value)
+
+
+def load_module(
+    path: str | os.PathLike, map_location: Any = "cpu", trusted: tuple[str, ...] = TRUSTED
+) -> pl.LightningModule:
+    """The trained module (PAGAN, or any module of this project) saved in a checkpoint.
+
+    The checkpoint is read with :func:`load_checkpoint`; the classes it names (the module and
+    every ``_target_`` of its hyper-parameters, which building the module instantiates) must
+    start with one of the ``trusted`` prefixes, so that a file cannot make loading call
+    arbitrary functions. Add your own package to ``trusted`` for custom parts.
+    """
+    checkpoint = load_checkpoint(path, map_location)
+    module = checkpoint[MARKER].get("module", "")
+    named = [module, *_targets(checkpoint.get("hyper_parameters", {}))]
+    untrusted = sorted({name for name in named if not name.startswith(trusted)})
+    if untrusted:
+        raise CheckpointError(
+            f"{path} names classes outside the trusted packages {trusted}: "
+            f"{', '.join(untrusted)}. If you trust this file, pass trusted=(..., '<prefix>')."
+        )
+    cls = get_object(module)
+    return cls.load_from_checkpoint(path, map_location=map_location, weights_only=True)
+
+
 class AtomicCheckpointIO(TorchCheckpointIO):
     """Save to ``.<name>.tmp-<pid>`` next to the target, fsync, then ``os.replace`` it."""
 
@@ -151,7 +191,8 @@ class ExactResume:
     _rng_to_restore: dict[str, Any] | None = None
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        checkpoint[MARKER] = {"rng": rng_state()}
+        module = f"{type(self).__module__}.{type(self).__qualname__}"
+        checkpoint[MARKER] = {"module": module, "rng": rng_state()}
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         check_weights(checkpoint.get("state_dict", {}), self.state_dict())

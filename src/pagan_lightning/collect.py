@@ -10,8 +10,9 @@ import argparse
 import csv
 from pathlib import Path
 
-import torch
 from omegaconf import OmegaConf
+
+from pagan_lightning.checkpoint import load_checkpoint
 
 
 def last_values(metrics_csv: Path) -> dict[str, str]:
@@ -31,8 +32,7 @@ def job_row(job_dir: Path) -> dict[str, str]:
     checkpoint = job_dir / "checkpoints" / "last.ckpt"
     steps = "0"
     if checkpoint.exists():  # generator steps (global_step), not batches
-        state = torch.load(checkpoint, map_location="cpu", weights_only=True)
-        steps = str(state["global_step"])
+        steps = str(load_checkpoint(checkpoint)["global_step"])
     row = {
         "job": str(job_dir.name),
         "variant": str(hydra.runtime.choices.get("variant", "")),

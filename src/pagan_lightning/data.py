@@ -4,18 +4,21 @@ Every module has ``train`` / ``val`` / ``test`` splits: ``val`` is a fixed, seed
 the official training set, ``test`` the official test set (reconstructions and metrics use it).
 """
 
+import warnings
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 import pytorch_lightning as pl
 import torch
+from PIL import Image
 from torch.utils.data import DataLoader, Dataset, Sampler, Subset, random_split
 from torchvision import datasets
 from torchvision.datasets.utils import extract_archive
 from torchvision.transforms import v2
 
-from pagan_lightning.errors import ConfigError, DataNotFoundError
+from pagan_lightning.errors import ConfigError, DataNotFoundError, UserError
 
 
 def to_signed(size: int | None = None, pad: int = 0, crop: int | None = None) -> v2.Compose:
@@ -294,15 +297,56 @@ class CelebADataModule(ImageDataModule):
         return f"put the aligned images in {root / 'img_align_celeba'} (data.data_dir=...)."
 
 
+class UnreadableImageError(UserError, OSError):
+    """An image file that PIL cannot open or decode."""
+
+
+def load_image(path: str) -> Image.Image:
+    """torchvision's image loader, with the file's path in the error of a broken image."""
+    try:
+        return datasets.folder.default_loader(path)
+    except (OSError, SyntaxError, ValueError) as err:
+        raise UnreadableImageError(
+            f"unreadable image {path}: {err}. Fix: remove or replace the file, or set "
+            f"data.on_bad_image=skip to leave out the files that cannot be opened."
+        ) from None
+
+
 class ImageFolderDataModule(ImageDataModule):
     """Any folder of images in torchvision's ImageFolder layout (``root/<class>/<image>``).
 
     The training set is ``data_dir/train`` when that exists, else ``data_dir``; the test set is
     ``data_dir/test`` when that exists, else the validation hold-out of the training set.
     Images are resized (shorter side) and center-cropped to ``image_size``.
+
+    Args:
+        on_bad_image: ``raise`` stops at the first unreadable image with its path; ``skip``
+            opens and verifies every file while the folder is indexed and leaves out those PIL
+            cannot read, with one warning that gives their count and first paths. (PIL's
+            verification does not decode every pixel: a file that still fails to decode
+            during training stops it with its path.)
     """
 
     name = "ImageFolder"
+
+    def __init__(self, on_bad_image: Literal["raise", "skip"] = "raise", **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        if on_bad_image not in ("raise", "skip"):
+            raise ConfigError(f"data.on_bad_image={on_bad_image!r}; choose 'raise' or 'skip'")
+        self.on_bad_image = on_bad_image
+        self.skipped: dict[str, list[str]] = {}  # folder -> files left out (skip mode)
+
+    @staticmethod
+    def _readable(bad: list[str], path: str) -> bool:
+        if not datasets.folder.has_file_allowed_extension(path, datasets.folder.IMG_EXTENSIONS):
+            return False
+        try:
+            with Image.open(path) as image:
+                image.verify()
+        except (OSError, SyntaxError, ValueError):
+            bad.append(path)
+            return False
+        return True
 
     def make_dataset(self, train: bool, download: bool) -> Dataset:
         sub = self.data_dir / ("train" if train else "test")
@@ -310,9 +354,21 @@ class ImageFolderDataModule(ImageDataModule):
         if not root.is_dir():
             raise DataNotFoundError(f"image folder {root.resolve()} does not exist. {self.hint()}")
         steps = [v2.Grayscale(1)] if self.channels == 1 else [v2.RGB()]
-        return datasets.ImageFolder(
-            str(root), transform=v2.Compose([*steps, to_signed(size=self.image_size)])
+        bad: list[str] = []
+        dataset = datasets.ImageFolder(
+            str(root),
+            transform=v2.Compose([*steps, to_signed(size=self.image_size)]),
+            loader=load_image,
+            is_valid_file=partial(self._readable, bad) if self.on_bad_image == "skip" else None,
         )
+        self.skipped[str(root)] = bad
+        if bad:
+            warnings.warn(
+                f"skipped {len(bad)} unreadable image(s) in {root}: {', '.join(bad[:5])}"
+                f"{' ...' if len(bad) > 5 else ''}",
+                stacklevel=2,
+            )
+        return dataset
 
     def setup(self, stage: str | None = None) -> None:
         super().setup(stage)

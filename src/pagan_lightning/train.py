@@ -50,7 +50,10 @@ def train(cfg: DictConfig) -> pl.Trainer:
     try:  # sizes the networks cannot take fail here, before any data is touched
         model = instantiate_model(cfg)
     except InstantiationException as err:
-        raise ConfigError(str(err)) from None
+        cause: BaseException = err
+        while cause.__cause__ is not None:  # Hydra wraps each nesting level
+            cause = cause.__cause__
+        raise ConfigError(f"cannot build the model from cfg.model: {cause}") from None
     datamodule: pl.LightningDataModule = instantiate(cfg.data)
     datamodule.prepare_data()  # fail on missing data before building the trainer
     trainer: pl.Trainer = instantiate(

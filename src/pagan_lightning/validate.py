@@ -158,7 +158,7 @@ def check_config(cfg: DictConfig) -> None:
     if unknown:
         allowed = ", ".join(sorted(TOP_LEVEL))
         raise ConfigError(f"unknown top-level key(s) {', '.join(unknown)}; allowed: {allowed}")
-    for key in TOP_LEVEL - {"hydra"}:
-        if key in cfg:
-            for path, node in _targets(cfg._get_node(key), key):
+    for key in cfg:  # in config order: data before the model that interpolates it
+        if key != "hydra":
+            for path, node in _targets(cfg._get_node(key), str(key)):
                 check_node(path, node)
