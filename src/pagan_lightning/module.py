@@ -5,8 +5,7 @@ mappings) so that a checkpoint holds plain hyper-parameters and ``PAGAN.load_fro
 rebuilds the model with nothing else.
 """
 
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from typing import Any, Literal
 
 import pytorch_lightning as pl
@@ -17,6 +16,7 @@ from torch import nn
 
 from pagan_lightning.checkpoint import ExactResume
 from pagan_lightning.errors import NonFiniteLossError
+from pagan_lightning.inference import LatentVariableModel
 from pagan_lightning.nets.encoder import Encoder
 
 
@@ -32,7 +32,7 @@ def _uncounted(optimizer: Any, trainer: pl.Trainer) -> None:
     optimizer._on_after_step = lambda: trainer.profiler.stop("optimizer_step")
 
 
-class PAGAN(ExactResume, pl.LightningModule):
+class PAGAN(ExactResume, LatentVariableModel, pl.LightningModule):
     """Pairwise Augmented GAN: generator G, Gaussian encoder E and three discriminators.
 
     Per training batch x (Algorithm 1): z ~ p(z), z_hat ~ q(z|x), x_prior = G(z),
@@ -207,42 +207,3 @@ class PAGAN(ExactResume, pl.LightningModule):
         x = batch[0] if isinstance(batch, list | tuple) else batch
         x_rec = self.generator(self.encoder(x)[0])
         self.log("val/rec_mse", F.mse_loss(x_rec, x), prog_bar=True)
-
-    # ---------------------------------------------------------------- inference API
-    @contextmanager
-    def _inference(self) -> Iterator[None]:
-        """Eval mode (BatchNorm running statistics) and no gradients; restores the mode after."""
-        was_training = self.training
-        self.eval()
-        try:
-            with torch.no_grad():
-                yield
-        finally:
-            self.train(was_training)
-
-    def sample(self, n: int, z: torch.Tensor | None = None) -> torch.Tensor:
-        """x_prior = G(z), z ~ N(0, I) (or the given ``z``); images in [-1, 1]."""
-        with self._inference():
-            if z is None:
-                z = torch.randn(n, self.latent_dim, device=self.device)
-            return self.generator(z.to(self.device))
-
-    def encode(self, x: torch.Tensor, sample: bool = False) -> torch.Tensor:
-        """The posterior mean mu(x), or a draw z_hat ~ q(z|x) with ``sample=True``."""
-        with self._inference():
-            mu, sigma = self.encoder(x.to(self.device))
-            return self.encoder.rsample(mu, sigma) if sample else mu
-
-    def reconstruct(self, x: torch.Tensor, sample: bool = False) -> torch.Tensor:
-        """x_rec = G(E(x)) from the posterior mean (or a posterior draw)."""
-        return self.sample(len(x), self.encode(x, sample=sample))
-
-    def interpolate(self, x1: torch.Tensor, x2: torch.Tensor, steps: int = 8) -> torch.Tensor:
-        """Decode ``steps`` points on the line between mu(x1) and mu(x2).
-
-        Returns (steps, N, C, H, W) for batches x1, x2 of N images each.
-        """
-        z1, z2 = self.encode(x1), self.encode(x2)
-        t = torch.linspace(0, 1, steps, device=self.device)[:, None, None]
-        z = (1 - t) * z1 + t * z2
-        return self.sample(0, z.flatten(0, 1)).unflatten(0, (steps, len(x1)))
