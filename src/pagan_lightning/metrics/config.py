@@ -55,3 +55,7 @@ class MetricsConfig:
             raise ConfigError("metrics.num_samples and metrics.num_test must be >= 0")
         if self.splits < 1 or self.batch_size < 1:
             raise ConfigError("metrics.splits and metrics.batch_size must be >= 1")
+        for key in ("num_samples", "num_test"):
+            n = getattr(self, key)
+            if n is not None and 0 < n < self.splits:
+                raise ConfigError(f"metrics.{key}={n}: 0 or at least metrics.splits={self.splits}")
