@@ -4,6 +4,8 @@ compute_metrics end to end, all offline."""
 
 import itertools
 import math
+import subprocess
+import sys
 import urllib.error
 from collections.abc import Callable
 from pathlib import Path
@@ -336,3 +338,18 @@ def test_metrics_config_composes_into_metrics_config(tmp_path: Path) -> None:
         MetricsConfig(features="vgg")
     with pytest.raises(ConfigError, match=r"metrics\.num_test=5: 0 or at least"):
         MetricsConfig(num_test=5, splits=10)
+
+
+def test_train_classifier_cli_reports_missing_data_in_one_line(tmp_path: Path) -> None:
+    args = [
+        sys.executable,
+        "-m",
+        "pagan_lightning.train_classifier",
+        f"paths.data_dir={tmp_path / 'empty'}",
+        "data.system_dir=null",
+        "data.download=false",
+        f"hydra.run.dir={tmp_path / 'run'}",
+    ]
+    out = subprocess.run(args, capture_output=True, text=True, timeout=300)
+    assert out.returncode != 0
+    assert "error: FashionMNIST is not in" in out.stderr and "Traceback" not in out.stderr
