@@ -302,6 +302,27 @@ def test_compute_metrics_in_classifier_space(
     assert len(cached) == 1
 
 
+def test_compute_metrics_on_pagan_is_seeded_and_leaves_the_callers_rng_alone(
+    tiny_model, data_dir: Path, classifier_weights: Path, tmp_path: Path
+) -> None:
+    cfg = MetricsConfig(
+        features="classifier",
+        classifier_weights=str(classifier_weights),
+        num_samples=20,
+        num_real=20,
+        num_test=20,
+        kid=False,
+        cache_dir=str(tmp_path / "cache"),
+    )
+    rng_state = torch.get_rng_state()
+    first = compute_metrics(tiny_model, datamodule(data_dir), cfg)
+    assert torch.equal(torch.get_rng_state(), rng_state)
+    second = compute_metrics(tiny_model, datamodule(data_dir), cfg)  # real features cached
+    assert first == second
+    assert all(math.isfinite(first[k]) for k in ("is", "fid", "rid", "aug_rid", "rmse_pixel"))
+    assert first["rid"] >= 1 - 1e-9 and first["aug_rid"] >= 1 - 1e-9
+
+
 def test_compute_metrics_with_inception_loads_local_weights_offline(
     data_dir: Path, inception_standin: Path, offline: Path, tmp_path: Path
 ) -> None:

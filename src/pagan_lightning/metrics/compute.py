@@ -20,10 +20,11 @@ class InferenceModel(Sampler, Reconstructor, Protocol):
 
 
 def real_cache_name(datamodule: ImageDataModule, n: int | None, features: Features) -> str:
-    """torch-fidelity cache name of the training images' features: dataset, split (its size,
-    seed and hold-out), image size, channels and the feature space with its weights' digest."""
+    """torch-fidelity cache name of the first ``n`` (``None``: all) training images' features:
+    dataset, split (images used, split seed and hold-out size), image size, channels and the
+    feature space with its weights' digest."""
     dm = datamodule
-    count = "all" if n is None else str(n)
+    count = len(dm.train_set) if n is None else min(n, len(dm.train_set))
     return (
         f"pagan-{dm.name}-train{count}-seed{dm.seed}-val{dm.val_size}-"
         f"{dm.image_size}px{dm.channels}ch-{features.tag()}"
@@ -65,12 +66,13 @@ def compute_metrics(
         torch.random.fork_rng(devices=[device] if on_cuda else []),
         torch.cuda.device(device) if on_cuda else contextlib.nullcontext(),
     ):
-        torch.manual_seed(cfg.seed)
-        if cfg.num_samples > 0:
+        if cfg.num_samples > 0:  # z from torch-fidelity's own generator, seeded by cfg.seed
             cache_name = real_cache_name(datamodule, cfg.num_real, features)
             results |= generation_metrics(
                 model, device, datamodule.train_set, features, cfg, cache_name
             )
         if cfg.num_test != 0:
+            # seeded here: how much the generation step drew (cache hit or miss) must not matter
+            torch.manual_seed(cfg.seed)
             results |= reconstruction_metrics(model, datamodule.test_set, features, cfg)
     return results
