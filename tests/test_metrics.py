@@ -31,6 +31,7 @@ from pagan_lightning.metrics import (
     kl_divergence,
     l2_image,
     load_classifier,
+    metrics_config,
     resolve_features,
     rid,
     rmse_pixel,
@@ -252,12 +253,17 @@ def test_classifier_is_a_torch_fidelity_feature_extractor(classifier_weights: Pa
         )
 
 
-def test_missing_inception_weights_offline_is_one_clear_error(offline: Path) -> None:
+def test_missing_inception_weights_offline_is_one_clear_error_before_any_work(
+    offline: Path, data_dir: Path
+) -> None:
+    dm = datamodule(data_dir)
+    model = Replay(training_images(dm, 10), ReflectPadCrop(0.1))
     with pytest.raises(MissingWeightsError) as err:
-        resolve_features(MetricsConfig(features="inception"), "FashionMNIST")
+        compute_metrics(model, dm, MetricsConfig(features="inception", num_samples=10))
     message = str(err.value)
     assert URL_INCEPTION_V3 in message and INCEPTION_FILE in message
     assert "metrics.inception_weights=" in message and str(offline / "checkpoints") in message
+    assert model.drawn == 0
 
 
 def test_missing_local_weights_name_the_config_key(tmp_path: Path) -> None:
@@ -352,7 +358,7 @@ def test_compute_metrics_with_inception_loads_local_weights_offline(
 def test_metrics_config_composes_into_metrics_config(tmp_path: Path) -> None:
     cfg = compose_train(["+metrics=default", "metrics.features=classifier"], tmp_path)
     metrics = instantiate(cfg.metrics)
-    assert isinstance(metrics, MetricsConfig)
+    assert isinstance(metrics, MetricsConfig) and metrics_config(cfg.metrics) == metrics
     assert metrics.features == "classifier" and metrics.num_samples == 50_000
     assert metrics.splits == 10 and metrics.classifier_weights.endswith("/{dataset}.pt")
     with pytest.raises(ConfigError, match=r"metrics\.features"):

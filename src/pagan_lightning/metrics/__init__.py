@@ -7,7 +7,7 @@ Importing this package registers the ``pagan-classifier`` feature extractor with
 
 from pagan_lightning.metrics.classifier import Classifier, load_classifier, save_classifier
 from pagan_lightning.metrics.compute import InferenceModel, compute_metrics
-from pagan_lightning.metrics.config import FEATURES, MetricsConfig
+from pagan_lightning.metrics.config import FEATURES, MetricsConfig, metrics_config
 from pagan_lightning.metrics.distances import l2_image, rmse_pixel, squared_distances
 from pagan_lightning.metrics.features import Features, inception_weights, resolve_features
 from pagan_lightning.metrics.images import GeneratorSamples, UInt8Images, to_uint8, to_unit
@@ -26,6 +26,7 @@ __all__ = [
     "kl_divergence",
     "l2_image",
     "load_classifier",
+    "metrics_config",
     "resolve_features",
     "rid",
     "rmse_pixel",

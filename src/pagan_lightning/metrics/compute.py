@@ -7,7 +7,7 @@ from typing import Any, Protocol
 import torch
 
 from pagan_lightning.data import ImageDataModule
-from pagan_lightning.metrics.config import MetricsConfig
+from pagan_lightning.metrics.config import MetricsConfig, metrics_config
 from pagan_lightning.metrics.features import Features, resolve_features
 from pagan_lightning.metrics.fidelity import generation_metrics
 from pagan_lightning.metrics.images import Sampler
@@ -36,7 +36,8 @@ def compute_metrics(
     datamodule: ImageDataModule,
     cfg: MetricsConfig | Mapping[str, Any],
 ) -> dict[str, float | int | str]:
-    """Evaluate ``model`` on ``datamodule`` as ``cfg`` says; a flat dict of results.
+    """Evaluate ``model`` on ``datamodule`` as ``cfg`` (a :class:`MetricsConfig`, or the
+    ``metrics`` node of a Hydra config) says; a flat dict of results.
 
     Runs on ``model.device`` in batches. The weights of the feature extractor are checked first
     (:class:`~pagan_lightning.errors.MissingWeightsError` when missing). Random draws (z of the
@@ -52,7 +53,7 @@ def compute_metrics(
         :func:`~pagan_lightning.metrics.reconstruction.reconstruction_metrics` (``rid``,
         ``rid_std``, ``rmse_pixel``, ``l2_image``, ``aug_*`` of the same, ``num_test``).
     """
-    cfg = cfg if isinstance(cfg, MetricsConfig) else MetricsConfig(**cfg)
+    cfg = metrics_config(cfg)
     datamodule.setup("test")
     features = resolve_features(cfg, datamodule.name)
     results: dict[str, float | int | str] = {

@@ -1,6 +1,8 @@
 """What :func:`~pagan_lightning.metrics.compute_metrics` computes (``conf/metrics/``)."""
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from pagan_lightning.errors import ConfigError
 
@@ -59,3 +61,11 @@ class MetricsConfig:
             n = getattr(self, key)
             if n is not None and 0 < n < self.splits:
                 raise ConfigError(f"metrics.{key}={n}: 0 or at least metrics.splits={self.splits}")
+
+
+def metrics_config(cfg: MetricsConfig | Mapping[str, Any]) -> MetricsConfig:
+    """``cfg`` as a :class:`MetricsConfig`: as is, or from a mapping of its fields such as the
+    ``metrics`` node of a Hydra config (its ``_target_`` is ignored)."""
+    if isinstance(cfg, MetricsConfig):
+        return cfg
+    return MetricsConfig(**{str(k): v for k, v in cfg.items() if k != "_target_"})
