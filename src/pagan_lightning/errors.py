@@ -13,5 +13,9 @@ class ConfigError(UserError, ValueError):
     """A config value is out of its allowed range."""
 
 
+class MissingWeightsError(UserError, FileNotFoundError):
+    """The weights of a metrics feature extractor are neither on disk nor downloadable."""
+
+
 class NonFiniteLossError(RuntimeError):
     """A training loss became NaN or Inf; names the step and the game."""

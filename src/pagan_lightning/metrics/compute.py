@@ -1,0 +1,79 @@
+"""One call from a trained model to every metric of the paper's tables (1-3)."""
+
+import contextlib
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+import torch
+
+from pagan_lightning.data import ImageDataModule
+from pagan_lightning.metrics.config import MetricsConfig, metrics_config
+from pagan_lightning.metrics.features import Features, resolve_features
+from pagan_lightning.metrics.fidelity import generation_metrics
+from pagan_lightning.metrics.images import Sampler
+from pagan_lightning.metrics.reconstruction import Reconstructor, reconstruction_metrics
+
+
+class InferenceModel(Sampler, Reconstructor, Protocol):
+    """A model the metrics can evaluate (PAGAN's inference API): ``device``, ``latent_dim``,
+    ``sample(n, z=None)``, ``reconstruct(x)`` and ``augmenter``; images in [-1, 1]."""
+
+
+def real_cache_name(datamodule: ImageDataModule, n: int | None, features: Features) -> str:
+    """torch-fidelity cache name of the first ``n`` (``None``: all) training images' features:
+    dataset, split (images used, split seed and hold-out size), image size, channels and the
+    feature space with its weights' digest."""
+    dm = datamodule
+    count = len(dm.train_set) if n is None else min(n, len(dm.train_set))
+    return (
+        f"pagan-{dm.name}-train{count}-seed{dm.seed}-val{dm.val_size}-"
+        f"{dm.image_size}px{dm.channels}ch-{features.tag()}"
+    )
+
+
+def compute_metrics(
+    model: InferenceModel,
+    datamodule: ImageDataModule,
+    cfg: MetricsConfig | Mapping[str, Any],
+) -> dict[str, float | int | str]:
+    """Evaluate ``model`` on ``datamodule`` as ``cfg`` (a :class:`MetricsConfig`, or the
+    ``metrics`` node of a Hydra config) says; a flat dict of results.
+
+    Runs on ``model.device`` in batches. The weights of the feature extractor are checked first
+    (:class:`~pagan_lightning.errors.MissingWeightsError` when missing). Random draws (z of the
+    generated images, the augmenter's crops) are seeded by ``cfg.seed`` without touching the
+    caller's random state.
+
+    Returns:
+        ``features`` (``inception`` | ``classifier``), ``feature_extractor`` (torch-fidelity's
+        name) and ``feature_weights`` (the file used); with ``cfg.num_samples > 0`` the entries
+        of :func:`~pagan_lightning.metrics.fidelity.generation_metrics` (``is``, ``is_std``,
+        ``fid``, ``kid``, ``kid_std``, ``kid_subset_size``, ``num_samples``, ``num_real``);
+        unless ``cfg.num_test == 0`` those of
+        :func:`~pagan_lightning.metrics.reconstruction.reconstruction_metrics` (``rid``,
+        ``rid_std``, ``rmse_pixel``, ``l2_image``, ``aug_*`` of the same, ``num_test``).
+    """
+    cfg = metrics_config(cfg)
+    datamodule.setup("test")
+    features = resolve_features(cfg, datamodule.name)
+    results: dict[str, float | int | str] = {
+        "features": features.name,
+        "feature_extractor": features.extractor,
+        "feature_weights": features.weights,
+    }
+    device = torch.device(model.device)
+    on_cuda = device.type == "cuda"
+    with (
+        torch.random.fork_rng(devices=[device] if on_cuda else []),
+        torch.cuda.device(device) if on_cuda else contextlib.nullcontext(),
+    ):
+        if cfg.num_samples > 0:  # z from torch-fidelity's own generator, seeded by cfg.seed
+            cache_name = real_cache_name(datamodule, cfg.num_real, features)
+            results |= generation_metrics(
+                model, device, datamodule.train_set, features, cfg, cache_name
+            )
+        if cfg.num_test != 0:
+            # seeded here: how much the generation step drew (cache hit or miss) must not matter
+            torch.manual_seed(cfg.seed)
+            results |= reconstruction_metrics(model, datamodule.test_set, features, cfg)
+    return results

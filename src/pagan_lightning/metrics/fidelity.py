@@ -1,0 +1,70 @@
+"""Sample quality (Table 1): IS of generated images, FID and KID against the training set,
+all computed by ``torch_fidelity.calculate_metrics`` in one pass over the generator."""
+
+import torch
+from torch.utils.data import Dataset
+from torch_fidelity import (
+    KEY_METRIC_FID,
+    KEY_METRIC_ISC_MEAN,
+    KEY_METRIC_ISC_STD,
+    KEY_METRIC_KID_MEAN,
+    KEY_METRIC_KID_STD,
+    calculate_metrics,
+)
+
+from pagan_lightning.metrics.config import MetricsConfig
+from pagan_lightning.metrics.features import Features
+from pagan_lightning.metrics.images import GeneratorSamples, Sampler, UInt8Images
+
+
+def generation_metrics(
+    model: Sampler,
+    device: torch.device,
+    train_set: Dataset,
+    features: Features,
+    cfg: MetricsConfig,
+    cache_name: str,
+) -> dict[str, float | int]:
+    """IS, FID (and KID) of ``cfg.num_samples`` images x_prior = G(z) against the first
+    ``cfg.num_real`` images of ``train_set``.
+
+    z comes from torch-fidelity's noise source seeded with ``cfg.seed``. The features (and FID
+    statistics) of the training images are cached by torch-fidelity in ``cfg.cache_dir`` under
+    ``cache_name``, which must identify the images and the feature space.
+
+    Returns ``is``, ``is_std`` (``cfg.splits`` splits), ``fid``, with ``cfg.kid`` also ``kid``,
+    ``kid_std``, ``kid_subset_size``; and ``num_samples``, ``num_real``.
+    """
+    real = UInt8Images(train_set, cfg.num_real, features.channels)
+    kid_subset_size = min(cfg.kid_subset_size, cfg.num_samples, len(real))
+    out = calculate_metrics(
+        input1=GeneratorSamples(model, features.channels),
+        input1_model_num_samples=cfg.num_samples,
+        input2=real,
+        input2_cache_name=cache_name,
+        isc=True,
+        fid=True,
+        kid=cfg.kid,
+        isc_splits=cfg.splits,
+        kid_subsets=cfg.kid_subsets,
+        kid_subset_size=kid_subset_size,
+        batch_size=cfg.batch_size,
+        cuda=device.type == "cuda",
+        cache_root=cfg.cache_dir,
+        rng_seed=cfg.seed,
+        save_cpu_ram=True,  # no DataLoader workers
+        verbose=cfg.verbose,
+        **features.fidelity_kwargs(),
+    )
+    results: dict[str, float | int] = {
+        "is": out[KEY_METRIC_ISC_MEAN],
+        "is_std": out[KEY_METRIC_ISC_STD],
+        "fid": out[KEY_METRIC_FID],
+    }
+    if cfg.kid:
+        results |= {
+            "kid": out[KEY_METRIC_KID_MEAN],
+            "kid_std": out[KEY_METRIC_KID_STD],
+            "kid_subset_size": kid_subset_size,
+        }
+    return results | {"num_samples": cfg.num_samples, "num_real": len(real)}

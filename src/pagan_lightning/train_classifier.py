@@ -1,0 +1,108 @@
+"""Hydra entry point: ``pagan-train-classifier [overrides]`` (``conf/classifier.yaml``).
+
+Trains the dataset's own :class:`~pagan_lightning.metrics.classifier.Classifier` on the
+training split of ``data``, reports its accuracy on the test split and writes the weights file
+that ``metrics.features=classifier`` reads (``weights``, by default
+``classifiers/<dataset name>.pt``).
+"""
+
+import logging
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import hydra
+import pytorch_lightning as pl
+import torch
+import torch.nn.functional as F
+from hydra.utils import instantiate
+from omegaconf import DictConfig
+from torch.utils.data import Dataset, Subset
+from torchmetrics.classification import MulticlassAccuracy
+
+from pagan_lightning.errors import ConfigError, UserError
+from pagan_lightning.metrics.classifier import Classifier, save_classifier
+from pagan_lightning.train import config_dir
+
+log = logging.getLogger(__name__)
+
+
+def class_names(dataset: Dataset) -> list[str]:
+    """The label names of a torchvision dataset, looking through ``Subset`` wrappers."""
+    while isinstance(dataset, Subset):
+        dataset = dataset.dataset
+    classes = getattr(dataset, "classes", None)
+    if not classes:
+        raise ConfigError(f"{type(dataset).__name__} has no class labels to train a classifier on")
+    return [str(c) for c in classes]
+
+
+class ClassifierTask(pl.LightningModule):
+    """Cross-entropy training of a classifier on (x, y) batches; ``val/accuracy`` and
+    ``test/accuracy`` logged."""
+
+    def __init__(self, classifier: Classifier, optimizer: Callable[..., torch.optim.Optimizer]):
+        super().__init__()
+        self.classifier, self.make_optimizer = classifier, optimizer
+        num_classes = classifier.arch["num_classes"]
+        self.val_accuracy = MulticlassAccuracy(num_classes, average="micro")
+        self.test_accuracy = MulticlassAccuracy(num_classes, average="micro")
+
+    def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
+        x, y = batch
+        loss = F.cross_entropy(self.classifier(x), y)
+        self.log("train/loss", loss, prog_bar=True)
+        return loss
+
+    def validation_step(self, batch: Any, batch_idx: int) -> None:
+        x, y = batch
+        self.val_accuracy(self.classifier(x), y)
+        self.log("val/accuracy", self.val_accuracy, prog_bar=True)
+
+    def test_step(self, batch: Any, batch_idx: int) -> None:
+        x, y = batch
+        self.test_accuracy(self.classifier(x), y)
+        self.log("test/accuracy", self.test_accuracy)
+
+    def configure_optimizers(self) -> torch.optim.Optimizer:
+        return self.make_optimizer(self.classifier.parameters())
+
+
+def train_classifier(cfg: DictConfig) -> tuple[Path, float]:
+    """Train, test and save the classifier of ``cfg``; the weights path and test accuracy."""
+    if cfg.get("seed") is not None:
+        pl.seed_everything(cfg.seed, workers=True)
+    datamodule = instantiate(cfg.data)
+    datamodule.prepare_data()
+    datamodule.setup("fit")
+    classes = class_names(datamodule.train_set)
+    classifier: Classifier = instantiate(
+        cfg.classifier, channels=datamodule.channels, num_classes=len(classes)
+    )
+    task = ClassifierTask(classifier, instantiate(cfg.optimizer))
+    trainer: pl.Trainer = instantiate(cfg.trainer)
+    trainer.fit(task, datamodule=datamodule)
+    accuracy = float(trainer.test(task, datamodule=datamodule, verbose=False)[0]["test/accuracy"])
+    meta = {
+        "dataset": datamodule.name,
+        "image_size": datamodule.image_size,
+        "classes": classes,
+        "test_accuracy": accuracy,
+    }
+    path = save_classifier(classifier, cfg.weights.replace("{dataset}", datamodule.name), meta)
+    return path, accuracy
+
+
+@hydra.main(version_base="1.3", config_path=config_dir(), config_name="classifier")
+def main(cfg: DictConfig) -> None:
+    try:
+        path, accuracy = train_classifier(cfg)
+    except UserError as err:
+        log.error("%s", err)
+        sys.exit(f"error: {err}")
+    log.info("test accuracy: %.4f; weights: %s", accuracy, path.resolve())
+
+
+if __name__ == "__main__":
+    main()
