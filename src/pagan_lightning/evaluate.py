@@ -1,0 +1,178 @@
+"""Hydra entry point: ``pagan-evaluate ckpt_path=<file> [metrics.*=...]`` (``conf/evaluate.yaml``).
+
+From one checkpoint to the paper's numbers: loads the model safely
+(:func:`~pagan_lightning.checkpoint.load_module`), rebuilds the data of the run that wrote it
+(``<run>/config_resolved.yaml``, or ``+data=<name>``), computes IS / FID / KID / RID / RMSE and
+the AUG baseline (:func:`~pagan_lightning.metrics.compute_metrics`) and writes, into the output
+folder (default ``<run>/eval/<date>_<time>``):
+
+- ``metrics.json``: every number, the feature space used, the checkpoint and its step;
+- ``results.md``: a table of ours beside the paper's numbers for the same dataset and variant;
+- ``samples.png``, ``reconstructions.png`` (odd columns originals), ``interpolations.png``;
+- ``rmse_vs_rid.png``: RMSE against RID for the model and AUG (and the paper's, Figure 3).
+"""
+
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+import hydra
+import pytorch_lightning as pl
+import torch
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+from torchvision.utils import save_image
+
+from pagan_lightning.callbacks import reconstruction_grid, sample_grid
+from pagan_lightning.checkpoint import load_checkpoint, load_module
+from pagan_lightning.errors import ConfigError, UserError
+from pagan_lightning.figures import interpolation_grid, rmse_rid_scatter
+from pagan_lightning.metrics import compute_metrics, metrics_config
+from pagan_lightning.paper import PAPER
+from pagan_lightning.train import config_dir
+
+log = logging.getLogger(__name__)
+COLUMNS = {
+    "is": "IS",
+    "fid": "FID",
+    "kid": "KID",
+    "rid": "RID",
+    "l2_image": "RMSE (image L2)",
+    "rmse_pixel": "RMSE (per pixel)",
+}
+
+
+def run_dir(ckpt_path: str) -> str:
+    """The run folder of ``<run>/checkpoints/<file>.ckpt`` (Hydra resolver ``run_dir``)."""
+    return str(Path(ckpt_path).resolve().parent.parent)
+
+
+OmegaConf.register_new_resolver("run_dir", run_dir, replace=True)
+
+
+def row_name(run: Path) -> str:
+    """``vae`` or the training run's ``variant`` (from its ``.hydra/hydra.yaml``), else ``?``."""
+    hydra_yaml = run / ".hydra" / "hydra.yaml"
+    if not hydra_yaml.exists():
+        return "?"
+    choices = OmegaConf.load(hydra_yaml).hydra.runtime.choices
+    return "vae" if choices.get("model") == "vae" else str(choices.get("variant", "?"))
+
+
+def data_config(cfg: DictConfig, run: Path) -> DictConfig:
+    """``cfg.data`` when given (``+data=<name>``), else the training run's data config."""
+    if cfg.get("data") is not None:
+        data = cfg.data
+    elif (run / "config_resolved.yaml").exists():
+        data = OmegaConf.load(run / "config_resolved.yaml").data
+    else:
+        raise ConfigError(
+            f"no config_resolved.yaml in {run} (the checkpoint's run folder) to take the data "
+            f"from; name the dataset with +data=<fashion_mnist|mnist|cifar10|celeba|image_folder>"
+        )
+    if cfg.get("data_dir"):
+        data = OmegaConf.merge(data, {"data_dir": cfg.data_dir})
+    return data
+
+
+def fmt(results: dict[str, Any], key: str) -> str:
+    if key not in results:
+        return ""
+    std = results.get(f"{key}_std")
+    return f"{results[key]:.4g} ± {std:.2g}" if std is not None else f"{results[key]:.4g}"
+
+
+def results_table(results: dict[str, Any], dataset: str, row: str) -> str:
+    """Markdown: our model, our AUG baseline, and the paper's rows for the same dataset."""
+    ours_aug = {k.removeprefix("aug_"): v for k, v in results.items() if k.startswith("aug_")}
+    rows = [(f"ours: {row}", results), ("ours: AUG", ours_aug)]
+    rows += [
+        (f"paper: {name}", PAPER[(dataset, name)])
+        for name in (row, "aug")
+        if (dataset, name) in PAPER
+    ]
+    lines = [
+        "| | " + " | ".join(COLUMNS.values()) + " |",
+        "|---" * (len(COLUMNS) + 1) + "|",
+        *("| " + name + " | " + " | ".join(fmt(r, k) for k in COLUMNS) + " |" for name, r in rows),
+    ]
+    note = (
+        f"\n{dataset}, features: {results['features']} ({results['feature_extractor']}); "
+        f"{results.get('num_samples', 0)} generated and {results.get('num_test', 0)} test images; "
+        f"RMSE (image L2) = mean over images of ||x - y||_2 on pixels in [0, 1] (the paper's "
+        f"RMSE); RMSE (per pixel) = sqrt(mean squared pixel error), pixels in [0, 1]."
+    )
+    if results["features"] != "inception":
+        note += " Not comparable to the paper's numbers, which use Inception features."
+    return "\n".join(lines) + "\n" + note + "\n"
+
+
+def write_figures(
+    model: pl.LightningModule, test_images: torch.Tensor, out: Path, cfg: DictConfig
+) -> None:
+    """Sample, reconstruction and interpolation grids (fixed seed) and nothing else."""
+    g = torch.Generator().manual_seed(cfg.metrics.seed)
+    z = torch.randn(cfg.figures.n_samples, model.latent_dim, generator=g)
+    save_image(sample_grid(model.sample(0, z)), out / "samples.png")
+    x = test_images[: cfg.figures.n_reconstructions].to(model.device)
+    save_image(reconstruction_grid(x, model.reconstruct(x)), out / "reconstructions.png")
+    k = cfg.figures.n_interpolations
+    path = model.interpolate(test_images[:k], test_images[k : 2 * k], steps=cfg.figures.steps)
+    save_image(interpolation_grid(path), out / "interpolations.png")
+
+
+def evaluate(cfg: DictConfig) -> dict[str, Any]:
+    """Evaluate ``cfg.ckpt_path`` and write every output; returns the metrics."""
+    metrics = metrics_config(cfg.metrics)  # bad settings fail before anything is loaded
+    out = Path(cfg.output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    device = "cuda" if torch.cuda.is_available() and cfg.device == "auto" else cfg.device
+    device = "cpu" if device == "auto" else device
+    model = load_module(cfg.ckpt_path, map_location=device).eval()
+    run = Path(run_dir(cfg.ckpt_path))
+    datamodule = instantiate(data_config(cfg, run))
+    datamodule.prepare_data()
+    datamodule.setup("test")
+
+    results: dict[str, Any] = compute_metrics(model, datamodule, metrics)
+    row = row_name(run)
+    results |= {
+        "checkpoint": str(Path(cfg.ckpt_path).resolve()),
+        "global_step": load_checkpoint(cfg.ckpt_path)["global_step"],
+        "dataset": datamodule.name,
+        "row": row,
+    }
+    (out / "metrics.json").write_text(json.dumps(results, indent=2) + "\n")
+    (out / "results.md").write_text(results_table(results, datamodule.name, row))
+
+    n = max(cfg.figures.n_reconstructions, 2 * cfg.figures.n_interpolations)
+    test_images = torch.stack([datamodule.test_set[i][0] for i in range(n)])
+    write_figures(model, test_images, out, cfg)
+    if "rid" in results:
+        points = {f"ours: {row}": (results["l2_image"], results["rid"])}
+        points["ours: AUG"] = (results["aug_l2_image"], results["aug_rid"])
+        for name in (row, "aug", "vae"):
+            paper = PAPER.get((datamodule.name, name), {})
+            if "l2_image" in paper:
+                points[f"paper: {name}"] = (paper["l2_image"], paper["rid"])
+        title = f"{datamodule.name}, {results['features']} features"
+        rmse_rid_scatter(points, out / "rmse_vs_rid.png", title)
+    log.info("wrote %s", out)
+    return results
+
+
+@hydra.main(version_base="1.3", config_path=config_dir(), config_name="evaluate")
+def main(cfg: DictConfig) -> None:
+    try:
+        results = evaluate(cfg)
+    except UserError as err:
+        log.error("%s", err)
+        sys.exit(f"error: {err}")
+    print((Path(cfg.output_dir) / "results.md").read_text())
+    print(json.dumps({k: v for k, v in results.items() if isinstance(v, float)}, indent=1))
+
+
+if __name__ == "__main__":
+    main()
