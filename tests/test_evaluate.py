@@ -1,0 +1,117 @@
+"""``pagan-evaluate`` on a tiny checkpoint writes every output; the tour notebook runs on it."""
+
+import json
+import subprocess
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+from PIL import Image
+
+from pagan_lightning.evaluate import results_table
+from pagan_lightning.metrics import Classifier, save_classifier
+from tests.conftest import TINY, console_script, write_mnist_like
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """A 4-step ``pagan-train`` run on synthetic Fashion-MNIST and a stand-in classifier file
+    (random weights, the real layout written by ``save_classifier``)."""
+    root = tmp_path_factory.mktemp("evaluate")
+    data = root / "data"
+    write_mnist_like(data / "FashionMNIST" / "raw", n_train=256, n_test=64)
+    run = root / "run"
+    out = subprocess.run(
+        [
+            console_script("pagan-train"),
+            *TINY,
+            f"paths.data_dir={data}",
+            "data.system_dir=null",
+            "data.download=false",
+            "data.val_size=56",
+            "data.batch_size=16",
+            "trainer.max_steps=4",
+            "trainer.limit_val_batches=0",
+            "callbacks.progress_bar=null",
+            f"hydra.run.dir={run}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    meta = {"dataset": "FashionMNIST", "image_size": 32, "classes": list("0123456789")}
+    classifier = save_classifier(Classifier(channels=1, num_classes=10), root / "clf.pt", meta)
+    return {"ckpt": run / "checkpoints" / "last.ckpt", "classifier": classifier, "root": root}
+
+
+def test_evaluate_writes_every_output(tiny_run: dict[str, Path]) -> None:
+    out_dir = tiny_run["root"] / "eval"
+    out = subprocess.run(
+        [
+            console_script("pagan-evaluate"),
+            f"ckpt_path={tiny_run['ckpt']}",
+            "metrics.features=classifier",
+            f"metrics.classifier_weights={tiny_run['classifier']}",
+            "metrics.num_samples=40",
+            "metrics.num_real=40",
+            "metrics.num_test=20",
+            "metrics.kid_subset_size=20",
+            "metrics.batch_size=20",
+            f"metrics.cache_dir={tiny_run['root'] / 'cache'}",
+            "figures.n_samples=16",
+            "figures.n_reconstructions=8",
+            "figures.n_interpolations=2",
+            "figures.steps=5",
+            f"hydra.run.dir={out_dir}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    results = json.loads((out_dir / "metrics.json").read_text())
+    assert results["features"] == "classifier" and results["dataset"] == "FashionMNIST"
+    assert results["global_step"] == 4 and results["row"] == "pagan"
+    assert results["num_samples"] == 40 and results["num_test"] == 20
+    for key in ("is", "fid", "kid", "rid", "rmse_pixel", "l2_image", "aug_rid", "aug_l2_image"):
+        assert isinstance(results[key], float), key
+    table = (out_dir / "results.md").read_text()
+    assert "| ours: pagan |" in table and "| ours: AUG |" in table
+    assert "Not comparable to the paper's numbers" in table
+    sizes = {
+        name: Image.open(out_dir / name).size
+        for name in ("samples.png", "reconstructions.png", "interpolations.png", "rmse_vs_rid.png")
+    }
+    assert sizes["samples.png"] == (2 + 8 * 34, 2 + 2 * 34)  # 16 images, 8 per row, 2px pad
+    assert sizes["interpolations.png"] == (2 + 5 * 34, 2 + 2 * 34)  # 2 pairs x 5 steps
+
+
+def test_results_table_puts_the_paper_beside_ours() -> None:
+    ours = {"features": "inception", "feature_extractor": "inception-v3-compat", "is": 6.1}
+    ours |= {"is_std": 0.1, "fid": 35.0, "rid": 12.0, "rid_std": 0.5, "l2_image": 8.0}
+    ours |= {"aug_rid": 1.6, "aug_rid_std": 0.02, "aug_l2_image": 8.9}
+    table = results_table(ours, "CIFAR10", "pagan")
+    assert "| ours: pagan | 6.1 ± 0.1 | 35 |  | 12 ± 0.5 | 8 |  |" in table
+    assert "| paper: pagan | 6.56 ± 0.06 | 32.84 |  | 13.01 ± 0.82 | 8.12 |  |" in table
+    assert "| paper: aug |  |  |  | 1.57 ± 0.02 | 8.89 |  |" in table
+    assert "Not comparable" not in table
+
+
+def test_tour_notebook_runs_on_the_tiny_checkpoint(
+    tiny_run: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    notebook = nbformat.read(REPO / "notebooks" / "tour.ipynb", as_version=4)
+    monkeypatch.setenv("PAGAN_TOUR_CKPT", str(tiny_run["ckpt"]))
+    monkeypatch.setenv("PAGAN_TOUR_CLASSIFIER", str(tiny_run["classifier"]))
+    resources = {"metadata": {"path": REPO / "notebooks"}}
+    NotebookClient(notebook, timeout=300, resources=resources).execute()
+    outputs = [o for cell in notebook.cells if cell.cell_type == "code" for o in cell.outputs]
+    assert not [o for o in outputs if o.output_type == "error"]
+    images = [o for o in outputs if "image/png" in o.get("data", {})]
+    assert len(images) == 3  # samples, reconstructions, interpolation
+    printed = "".join(o.get("text", "") for o in outputs if o.output_type == "stream")
+    assert "reconstruction" in printed and "AUG a(x)" in printed and "RID" in printed
