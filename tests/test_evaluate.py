@@ -1,14 +1,17 @@
 """``pagan-evaluate`` on a tiny checkpoint writes every output; the tour notebook runs on it."""
 
+import csv
 import json
 import subprocess
 from pathlib import Path
 
 import nbformat
 import pytest
+import torch
 from nbclient import NotebookClient
 from PIL import Image
 
+from pagan_lightning.checkpoint import load_checkpoint
 from pagan_lightning.evaluate import results_table
 from pagan_lightning.metrics import Classifier, save_classifier
 from tests.conftest import TINY, console_script, write_mnist_like
@@ -115,3 +118,50 @@ def test_tour_notebook_runs_on_the_tiny_checkpoint(
     assert len(images) == 3  # samples, reconstructions, interpolation
     printed = "".join(o.get("text", "") for o in outputs if o.output_type == "stream")
     assert "reconstruction" in printed and "AUG a(x)" in printed and "RID" in printed
+
+
+def test_fidelity_callback_logs_metrics_keeps_the_best_and_leaves_training_alone(
+    tiny_run: dict[str, Path], tmp_path: Path
+) -> None:
+    """With the callback, val/fid etc. are logged and a best-FID checkpoint is kept; the
+    trained weights are bit-identical to a run without it (its draws use their own RNG)."""
+    data = tiny_run["root"] / "data"
+    base = [
+        *TINY,
+        f"paths.data_dir={data}",
+        "data.system_dir=null",
+        "data.download=false",
+        "data.val_size=56",
+        "data.batch_size=16",
+        "trainer.max_steps=4",
+        "trainer.val_check_interval=2",
+        "trainer.limit_val_batches=1",
+        "trainer.deterministic=true",
+        "callbacks.progress_bar=null",
+    ]
+    fidelity = [
+        "callbacks=fidelity",
+        f"callbacks.fidelity_metrics.metrics.classifier_weights={tiny_run['classifier']}",
+        "callbacks.fidelity_metrics.metrics.num_samples=20",
+        "callbacks.fidelity_metrics.metrics.num_real=20",
+        "callbacks.fidelity_metrics.metrics.num_test=20",
+        f"callbacks.fidelity_metrics.metrics.cache_dir={tmp_path / 'cache'}",
+    ]
+    for name, extra in (("plain", []), ("fidelity", fidelity)):
+        out = subprocess.run(
+            [console_script("pagan-train"), *base, *extra, f"hydra.run.dir={tmp_path / name}"],
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        assert out.returncode == 0, out.stderr[-3000:]
+    with open(tmp_path / "fidelity" / "csv" / "metrics.csv") as f:
+        rows = [r for r in csv.DictReader(f) if r.get("val/fid")]
+    assert [r["step"] for r in rows] == ["1", "3"]  # validations after batches 2 and 4
+    assert all(float(r["val/rid"]) >= 1 and float(r["val/is"]) >= 1 for r in rows)
+    assert len(list((tmp_path / "fidelity" / "checkpoints").glob("best_fid_*.ckpt"))) == 1
+    weights = [
+        load_checkpoint(tmp_path / name / "checkpoints" / "last.ckpt")["state_dict"]
+        for name in ("plain", "fidelity")
+    ]
+    assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])

@@ -1,11 +1,16 @@
-"""Training callbacks: sample and reconstruction grids written every N generator steps."""
+"""Training callbacks: sample and reconstruction grids written every N generator steps, and
+cheap FID / IS / RID logged at validation."""
 
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import pytorch_lightning as pl
 import torch
 from pytorch_lightning.loggers import TensorBoardLogger
 from torchvision.utils import make_grid, save_image
+
+from pagan_lightning.metrics import compute_metrics, metrics_config
 
 
 def reconstruction_grid(
@@ -93,3 +98,41 @@ class ImageGrids(pl.Callback):
 
     def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self.write(trainer, pl_module)
+
+
+class FidelityMetrics(pl.Callback):
+    """A cheap FID / IS / RID during training, logged as ``val/fid``, ``val/is``, ``val/rid``
+    (and ``val/kid``, ``val/rmse_pixel``, ``val/l2_image``) at the end of every
+    ``every_n_validations``-th validation, so that ``ModelCheckpoint(monitor="val/fid")`` can
+    keep the best checkpoints.
+
+    Computed once, on global rank zero, with :func:`~pagan_lightning.metrics.compute_metrics`
+    (its random draws are seeded and do not touch the training RNG, so exact resume holds),
+    then broadcast so every rank logs the same values.
+
+    Args:
+        metrics: :class:`~pagan_lightning.metrics.MetricsConfig` fields; keep the counts small
+            (a few thousand images) and prefer ``features: classifier`` on CPU.
+        every_n_validations: compute at every n-th validation run.
+    """
+
+    NAMES = ("fid", "is", "kid", "rid", "rmse_pixel", "l2_image")
+
+    def __init__(self, metrics: Mapping[str, Any], every_n_validations: int = 1) -> None:
+        self.metrics = metrics_config(metrics)  # bad settings fail before training starts
+        self.every_n_validations = every_n_validations
+        self._validations = 0
+
+    def on_validation_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if trainer.sanity_checking:
+            return
+        self._validations += 1
+        if self._validations % self.every_n_validations:
+            return
+        results = {}
+        if trainer.is_global_zero:
+            computed = compute_metrics(pl_module, trainer.datamodule, self.metrics)
+            results = {k: float(computed[k]) for k in self.NAMES if k in computed}
+        results = trainer.strategy.broadcast(results, src=0)
+        for name, value in results.items():
+            pl_module.log(f"val/{name}", value, prog_bar=name in ("fid", "rid"))
