@@ -12,6 +12,7 @@ from nbclient import NotebookClient
 from PIL import Image
 
 from pagan_lightning.checkpoint import load_checkpoint
+from pagan_lightning.collect import collect
 from pagan_lightning.evaluate import results_table
 from pagan_lightning.metrics import Classifier, save_classifier
 from tests.conftest import TINY, console_script, write_mnist_like
@@ -52,7 +53,7 @@ def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 
 def test_evaluate_writes_every_output(tiny_run: dict[str, Path]) -> None:
-    out_dir = tiny_run["root"] / "eval"
+    out_dir = tiny_run["ckpt"].parents[1] / "eval" / "first"  # as the default <run>/eval/<date>
     out = subprocess.run(
         [
             console_script("pagan-evaluate"),
@@ -91,6 +92,11 @@ def test_evaluate_writes_every_output(tiny_run: dict[str, Path]) -> None:
     }
     assert sizes["samples.png"] == (2 + 8 * 34, 2 + 2 * 34)  # 16 images, 8 per row, 2px pad
     assert sizes["interpolations.png"] == (2 + 5 * 34, 2 + 2 * 34)  # 2 pairs x 5 steps
+
+    # pagan-collect puts the evaluation beside the training metrics, one row for the run
+    (row,) = collect(tiny_run["root"])
+    assert row["variant"] == "pagan" and row["steps"] == "4" and row["features"] == "classifier"
+    assert row["fid"] == f"{results['fid']:.4g}" and row["aug_rid"] == f"{results['aug_rid']:.4g}"
 
 
 def test_results_table_puts_the_paper_beside_ours() -> None:

@@ -1,18 +1,34 @@
 """``pagan-collect <sweep dir>``: one table (Markdown + CSV) with a row per job of a sweep.
 
 A job is any folder under the sweep dir with a ``.hydra/`` record (Hydra writes one per job).
-Each row holds the job's variant and overrides, its generator steps (from ``last.ckpt``; 0 when
-the job wrote none), and the last logged value of every metric in its ``csv/metrics.csv``
-(training losses and any evaluation metric).
+Each row holds the job's variant (``vae`` for ``model=vae``) and overrides, its generator steps
+(from ``last.ckpt``; 0 when the job wrote none), the numbers of its newest ``pagan-evaluate``
+output (``<job>/eval/*/metrics.json``: IS, FID, RID, RMSE and AUG, and the feature space) and
+the last logged value of every metric in its ``csv/metrics.csv``.
 """
 
 import argparse
 import csv
+import json
 from pathlib import Path
 
 from omegaconf import OmegaConf
 
 from pagan_lightning.checkpoint import load_checkpoint
+
+EVAL_KEYS = (  # from pagan-evaluate's metrics.json, in this order
+    "is",
+    "is_std",
+    "fid",
+    "kid",
+    "rid",
+    "rid_std",
+    "l2_image",
+    "rmse_pixel",
+    "aug_rid",
+    "aug_rid_std",
+    "aug_l2_image",
+)
 
 
 def last_values(metrics_csv: Path) -> dict[str, str]:
@@ -25,8 +41,29 @@ def last_values(metrics_csv: Path) -> dict[str, str]:
     return values
 
 
+def row_name(job_dir: Path) -> str:
+    """``vae`` or the job's ``variant`` (from its ``.hydra/hydra.yaml``), else ``?``."""
+    hydra_yaml = job_dir / ".hydra" / "hydra.yaml"
+    if not hydra_yaml.exists():
+        return "?"
+    choices = OmegaConf.load(hydra_yaml).hydra.runtime.choices
+    return "vae" if choices.get("model") == "vae" else str(choices.get("variant", "?"))
+
+
+def evaluation(job_dir: Path) -> dict[str, str]:
+    """The numbers of the job's newest ``pagan-evaluate`` output (``eval/*/metrics.json``)."""
+    found = sorted(job_dir.glob("eval/*/metrics.json"))
+    if not found:
+        return {}
+    results = json.loads(found[-1].read_text())
+    row = {"features": str(results["features"])}
+    for key in EVAL_KEYS:
+        if key in results:
+            row[key] = f"{results[key]:.4g}"
+    return row
+
+
 def job_row(job_dir: Path) -> dict[str, str]:
-    hydra = OmegaConf.load(job_dir / ".hydra" / "hydra.yaml").hydra
     overrides = OmegaConf.load(job_dir / ".hydra" / "overrides.yaml")
     metrics = last_values(job_dir / "csv" / "metrics.csv")
     checkpoint = job_dir / "checkpoints" / "last.ckpt"
@@ -35,12 +72,13 @@ def job_row(job_dir: Path) -> dict[str, str]:
         steps = str(load_checkpoint(checkpoint)["global_step"])
     row = {
         "job": str(job_dir.name),
-        "variant": str(hydra.runtime.choices.get("variant", "")),
+        "variant": row_name(job_dir),
         "overrides": " ".join(str(o) for o in overrides),
         "steps": steps,
     }
     metrics.pop("epoch", None)
     metrics.pop("step", None)
+    row |= evaluation(job_dir)
     return row | {k: f"{float(v):.4g}" for k, v in sorted(metrics.items())}
 
 

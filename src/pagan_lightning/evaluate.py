@@ -27,6 +27,7 @@ from torchvision.utils import save_image
 
 from pagan_lightning.callbacks import reconstruction_grid, sample_grid
 from pagan_lightning.checkpoint import load_checkpoint, load_module
+from pagan_lightning.collect import row_name
 from pagan_lightning.errors import ConfigError, UserError
 from pagan_lightning.figures import interpolation_grid, rmse_rid_scatter
 from pagan_lightning.metrics import compute_metrics, metrics_config
@@ -50,15 +51,6 @@ def run_dir(ckpt_path: str) -> str:
 
 
 OmegaConf.register_new_resolver("run_dir", run_dir, replace=True)
-
-
-def row_name(run: Path) -> str:
-    """``vae`` or the training run's ``variant`` (from its ``.hydra/hydra.yaml``), else ``?``."""
-    hydra_yaml = run / ".hydra" / "hydra.yaml"
-    if not hydra_yaml.exists():
-        return "?"
-    choices = OmegaConf.load(hydra_yaml).hydra.runtime.choices
-    return "vae" if choices.get("model") == "vae" else str(choices.get("variant", "?"))
 
 
 def data_config(cfg: DictConfig, run: Path) -> DictConfig:
