@@ -4,9 +4,13 @@ VENV := .venv
 BIN := $(VENV)/bin
 FASHION_MNIST := /usr/share/datasets/fashion-mnist
 ARGS ?=
-STAMP_DIR := outputs/table3_quick/multiruns/$(shell date +%Y-%m-%d_%H-%M-%S)
+STAMP := $(shell date +%Y-%m-%d_%H-%M-%S)
+STAMP_DIR := outputs/table3_quick/multiruns/$(STAMP)
+EVAL_ARGS ?=
+REPRO := outputs/reproduce
 
-.PHONY: install data train test lint table3-quick collect clean
+.PHONY: install data train test lint table3-quick collect clean classifier \
+	reproduce-quick reproduce-table1 reproduce-table2 reproduce-table3 reproduce-table4
 
 $(BIN)/pagan-train: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +42,50 @@ test: install data
 table3-quick: install data
 	$(BIN)/pagan-train -m experiment=table3_quick hydra.sweep.dir=$(STAMP_DIR) $(ARGS)
 	$(BIN)/pagan-collect $(STAMP_DIR)
+
+# pagan-evaluate every job's last.ckpt under $(1) with metrics=$(2), then one table in $(1)
+define evaluate_and_collect
+	for ckpt in $(1)/*/checkpoints/last.ckpt; do \
+	  $(BIN)/pagan-evaluate ckpt_path=$$ckpt metrics=$(2) \
+	    hydra.run.dir=$$(dirname $$(dirname $$ckpt))/eval/$(STAMP) $(EVAL_ARGS) || exit 1; \
+	done
+	$(BIN)/pagan-collect $(1)
+endef
+
+# The dataset classifier whose feature space metrics=quick uses (a few minutes on CPU).
+classifiers/FashionMNIST.pt:
+	$(MAKE) install data
+	$(BIN)/pagan-train-classifier data=fashion_mnist
+
+classifier: classifiers/FashionMNIST.pt
+
+# CPU, Fashion-MNIST: PAGAN, PAGAN-L1, PAGAN-NOAUG and the VAE (1,500 steps each), each
+# evaluated (IS, FID, KID, RID, RMSE, AUG in the classifier's features), one table.
+reproduce-quick: install data classifiers/FashionMNIST.pt
+	$(BIN)/pagan-train -m experiment=table3_quick hydra.sweep.dir=$(REPRO)/quick/$(STAMP) $(ARGS)
+	$(BIN)/pagan-train experiment=vae_quick trainer.max_steps=1500 \
+	  hydra.run.dir=$(REPRO)/quick/$(STAMP)/vae $(ARGS)
+	$(call evaluate_and_collect,$(REPRO)/quick/$(STAMP),quick)
+
+# Paper scale (GPU, CIFAR10, 100k generator steps a job; Inception features, 50,000 samples).
+# Offline: EVAL_ARGS="metrics.inception_weights=/path/weights-inception-2015-12-05-6726825d.pth"
+reproduce-table1: install  # Table 1: IS and FID of PAGAN
+	$(BIN)/pagan-train experiment=cifar10 hydra.run.dir=$(REPRO)/table1/$(STAMP)/pagan $(ARGS)
+	$(call evaluate_and_collect,$(REPRO)/table1/$(STAMP),default)
+
+reproduce-table2: install  # Table 2: RID and RMSE of PAGAN, the VAE and AUG
+	$(BIN)/pagan-train experiment=cifar10 hydra.run.dir=$(REPRO)/table2/$(STAMP)/pagan $(ARGS)
+	$(BIN)/pagan-train experiment=cifar10 model=vae \
+	  hydra.run.dir=$(REPRO)/table2/$(STAMP)/vae $(ARGS)
+	$(call evaluate_and_collect,$(REPRO)/table2/$(STAMP),default)
+
+reproduce-table3: install  # Table 3: PAGAN, PAGAN-L1, PAGAN-NOAUG
+	$(BIN)/pagan-train -m experiment=table3 hydra.sweep.dir=$(REPRO)/table3/$(STAMP) $(ARGS)
+	$(call evaluate_and_collect,$(REPRO)/table3/$(STAMP),default)
+
+reproduce-table4: install  # Table 4: WPAGAN
+	$(BIN)/pagan-train -m experiment=table4 hydra.sweep.dir=$(REPRO)/table4/$(STAMP) $(ARGS)
+	$(call evaluate_and_collect,$(REPRO)/table4/$(STAMP),default)
 
 # `make collect SWEEP=<multirun dir>` writes <dir>/table.md and table.csv
 collect: install
