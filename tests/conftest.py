@@ -2,6 +2,7 @@
 
 import gzip
 import struct
+import subprocess
 import sys
 from pathlib import Path
 
@@ -26,6 +27,26 @@ TINY = [  # narrow networks that train in seconds on a CPU
 def console_script(name: str) -> str:
     """Path of one of the project's console scripts in the running environment."""
     return str(Path(sys.executable).parent / name)
+
+
+def synthetic_training(data: Path) -> list[str]:
+    """``pagan-train`` overrides for tiny networks on the synthetic IDX files under ``data``
+    (from :func:`write_mnist_like`, 256 training images: 200 after the hold-out, 12 batches)."""
+    return [
+        *TINY,
+        f"paths.data_dir={data}",
+        "data.system_dir=null",
+        "data.download=false",
+        "data.val_size=56",
+        "data.batch_size=16",
+        "callbacks.progress_bar=null",
+    ]
+
+
+def run_cli(args: list[str], env: dict[str, str] | None = None) -> None:
+    """Run a console script command line; fail with its stderr when it fails."""
+    out = subprocess.run(args, capture_output=True, text=True, timeout=600, env=env)
+    assert out.returncode == 0, out.stderr[-3000:]
 
 
 def write_idx(path: Path, array: np.ndarray, gz: bool = False) -> None:

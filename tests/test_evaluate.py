@@ -2,7 +2,6 @@
 
 import csv
 import json
-import subprocess
 from pathlib import Path
 
 import nbformat
@@ -15,7 +14,7 @@ from pagan_lightning.checkpoint import load_checkpoint
 from pagan_lightning.collect import collect
 from pagan_lightning.evaluate import results_table
 from pagan_lightning.metrics import Classifier, save_classifier
-from tests.conftest import TINY, console_script, write_mnist_like
+from tests.conftest import console_script, run_cli, synthetic_training, write_mnist_like
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -28,25 +27,15 @@ def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     data = root / "data"
     write_mnist_like(data / "FashionMNIST" / "raw", n_train=256, n_test=64)
     run = root / "run"
-    out = subprocess.run(
+    run_cli(
         [
             console_script("pagan-train"),
-            *TINY,
-            f"paths.data_dir={data}",
-            "data.system_dir=null",
-            "data.download=false",
-            "data.val_size=56",
-            "data.batch_size=16",
+            *synthetic_training(data),
             "trainer.max_steps=4",
             "trainer.limit_val_batches=0",
-            "callbacks.progress_bar=null",
             f"hydra.run.dir={run}",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=600,
+        ]
     )
-    assert out.returncode == 0, out.stderr[-3000:]
     meta = {"dataset": "FashionMNIST", "image_size": 32, "classes": list("0123456789")}
     classifier = save_classifier(Classifier(channels=1, num_classes=10), root / "clf.pt", meta)
     return {"ckpt": run / "checkpoints" / "last.ckpt", "classifier": classifier, "root": root}
@@ -54,7 +43,7 @@ def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 def test_evaluate_writes_every_output(tiny_run: dict[str, Path]) -> None:
     out_dir = tiny_run["ckpt"].parents[1] / "eval" / "first"  # as the default <run>/eval/<date>
-    out = subprocess.run(
+    run_cli(
         [
             console_script("pagan-evaluate"),
             f"ckpt_path={tiny_run['ckpt']}",
@@ -71,12 +60,8 @@ def test_evaluate_writes_every_output(tiny_run: dict[str, Path]) -> None:
             "figures.n_interpolations=2",
             "figures.steps=5",
             f"hydra.run.dir={out_dir}",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=600,
+        ]
     )
-    assert out.returncode == 0, out.stderr[-3000:]
     results = json.loads((out_dir / "metrics.json").read_text())
     assert results["features"] == "classifier" and results["dataset"] == "FashionMNIST"
     assert results["global_step"] == 4 and results["row"] == "pagan"
@@ -131,19 +116,12 @@ def test_fidelity_callback_logs_metrics_keeps_the_best_and_leaves_training_alone
 ) -> None:
     """With the callback, val/fid etc. are logged and a best-FID checkpoint is kept; the
     trained weights are bit-identical to a run without it (its draws use their own RNG)."""
-    data = tiny_run["root"] / "data"
     base = [
-        *TINY,
-        f"paths.data_dir={data}",
-        "data.system_dir=null",
-        "data.download=false",
-        "data.val_size=56",
-        "data.batch_size=16",
+        *synthetic_training(tiny_run["root"] / "data"),
         "trainer.max_steps=4",
         "trainer.val_check_interval=2",
         "trainer.limit_val_batches=1",
         "trainer.deterministic=true",
-        "callbacks.progress_bar=null",
     ]
     fidelity = [
         "callbacks=fidelity",
@@ -154,13 +132,7 @@ def test_fidelity_callback_logs_metrics_keeps_the_best_and_leaves_training_alone
         f"callbacks.fidelity_metrics.metrics.cache_dir={tmp_path / 'cache'}",
     ]
     for name, extra in (("plain", []), ("fidelity", fidelity)):
-        out = subprocess.run(
-            [console_script("pagan-train"), *base, *extra, f"hydra.run.dir={tmp_path / name}"],
-            capture_output=True,
-            text=True,
-            timeout=600,
-        )
-        assert out.returncode == 0, out.stderr[-3000:]
+        run_cli([console_script("pagan-train"), *base, *extra, f"hydra.run.dir={tmp_path / name}"])
     with open(tmp_path / "fidelity" / "csv" / "metrics.csv") as f:
         rows = [r for r in csv.DictReader(f) if r.get("val/fid")]
     assert [r["step"] for r in rows] == ["1", "3"]  # validations after batches 2 and 4

@@ -20,7 +20,7 @@ import pytest
 import torch
 
 from pagan_lightning.checkpoint import load_checkpoint
-from tests.conftest import TINY, console_script, write_mnist_like
+from tests.conftest import console_script, run_cli, synthetic_training, write_mnist_like
 
 REPO = Path(__file__).resolve().parents[1]
 STEPS = 20
@@ -30,19 +30,13 @@ LOSSES = ["train/d_x", "train/d_z", "train/d_pair", "train/g", "train/e"]
 def command(data: Path, run_dir: Path, *extra: str) -> list[str]:
     return [
         console_script("pagan-train"),
-        *TINY,
-        f"paths.data_dir={data}",
-        "data.system_dir=null",
-        "data.download=false",
-        "data.val_size=56",
-        "data.batch_size=16",
+        *synthetic_training(data),
         "trainer.deterministic=true",
         "trainer.val_check_interval=5",
         "trainer.limit_val_batches=2",
         "trainer.log_every_n_steps=1",
         "callbacks.model_checkpoint.every_n_train_steps=3",
         "callbacks.image_grids.every_n_steps=100",
-        "callbacks.progress_bar=null",
         f"trainer.max_steps={STEPS}",
         f"hydra.run.dir={run_dir}",
         *extra,
@@ -54,8 +48,7 @@ def env() -> dict[str, str]:  # the subprocess imports tests.stalling_io
 
 
 def finish(cmd: list[str]) -> None:
-    out = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env())
-    assert out.returncode == 0, out.stderr[-3000:]
+    run_cli(cmd, env=env())
 
 
 def kill_when(cmd: list[str], ready: Callable[[], bool]) -> None:
