@@ -102,6 +102,7 @@ class PAGAN(pl.LightningModule):
         self.register_buffer("d_steps", torch.zeros((), dtype=torch.long))
         # updates skipped for a non-finite loss (on_non_finite="skip"), checkpointed
         self.register_buffer("skipped_updates", torch.zeros((), dtype=torch.long))
+        self._d_steps = 0  # Python mirror of d_steps, set in on_train_start
 
     # ---------------------------------------------------------------- optimisation
     def generator_parameters(self) -> list[nn.Parameter]:
@@ -122,18 +123,28 @@ class PAGAN(pl.LightningModule):
         make_d: Callable = instantiate(self.hparams.optimizer_d)
         return [make_g(self.generator_parameters()), make_d(self.discriminator_parameters())]
 
+    def on_train_start(self) -> None:
+        """Mirror the checkpointed ``d_steps`` buffer in a Python int (after any resume), so
+        that the n_dis schedule costs no device-to-host copy per batch."""
+        self._d_steps = int(self.d_steps)
+
+    def draw_prior(self, n: int) -> torch.Tensor:
+        """z ~ p(z) = N(0, I), ``n`` codes on this module's device."""
+        return torch.randn(n, self.latent_dim, device=self.device)
+
     def training_step(self, batch: Any, batch_idx: int) -> None:
         x = batch[0] if isinstance(batch, list | tuple) else batch
         opt_g, opt_d = self.optimizers()
         _uncounted(opt_d, self.trainer)
-        update_g = int(self.d_steps) % self.hparams.n_dis == 0
+        update_g = self._d_steps % self.hparams.n_dis == 0
+        self._d_steps += 1
         self.d_steps += 1
 
         # draw z ~ p(z), z_hat ~ q(z|x), x_prior = G(z), x_rec = G(z_hat), x_aug = a(x); two
         # generator passes, so that x_prior (BatchNorm statistics included) does not depend on
         # the encoder. Graphs are kept only when G and E are updated on this batch.
         with torch.set_grad_enabled(update_g):
-            z = torch.randn(x.shape[0], self.latent_dim, device=x.device)
+            z = self.draw_prior(x.shape[0])
             z_hat = self.encoder.rsample(*self.encoder(x))
             x_prior, x_rec = self.generator(z), self.generator(z_hat)
         real = {"x": (x,), "z": (z,)}
@@ -157,7 +168,11 @@ class PAGAN(pl.LightningModule):
             opt_d.step()
 
         if update_g:
-            # generator/encoder step against the updated discriminators, reusing the samples
+            # generator/encoder step against the updated discriminators, reusing the samples.
+            # Toggling opt_g freezes the discriminators (requires_grad=False) so that they stay
+            # out of this graph: under DDP the reducer then finds them unused instead of
+            # waiting for their gradients.
+            self.toggle_optimizer(opt_g)
             g_x = self.objective.generator_loss(self.disc_x(x_prior))
             g_z = self.objective.generator_loss(self.disc_z(z_hat))
             shared = torch.zeros((), device=x.device)  # the terms in both L_g and L_e
@@ -172,10 +187,11 @@ class PAGAN(pl.LightningModule):
             # x_prior does not depend on phi and z_hat does not depend on theta.
             opt_g.zero_grad(set_to_none=True)
             if self._finite({k: losses[k] for k in ("g", "e", "rec") if k in losses}, "G/E"):
-                self.manual_backward(g_x + g_z + shared, inputs=self.generator_parameters())
+                self.manual_backward(g_x + g_z + shared)
             # a skipped update steps with no gradients: parameters and Adam state stay as
             # they are, but the step counts, so max_steps still ends the run
             opt_g.step()
+            self.untoggle_optimizer(opt_g)
 
         self.log_dict(
             {f"train/{k}": v.detach() for k, v in losses.items()}, prog_bar=True, on_step=True
@@ -184,14 +200,22 @@ class PAGAN(pl.LightningModule):
             self.log("train/skipped_updates", self.skipped_updates.float(), on_step=True)
 
     def _finite(self, losses: dict[str, torch.Tensor], phase: str) -> bool:
-        """True when every loss is finite; else raise or count a skipped update."""
-        bad = [name for name, value in losses.items() if not torch.isfinite(value).all()]
-        if not bad:
+        """True when every loss is finite on every rank; else raise or count a skipped update.
+
+        One device-to-host copy per call (one all-reduce first under DDP), so that all ranks
+        take the same branch: a rank that skipped a backward pass would leave the others
+        waiting in the gradient all-reduce.
+        """
+        finite = torch.stack([torch.isfinite(v).all() for v in losses.values()])
+        n_bad = self.trainer.strategy.reduce((~finite).sum(), reduce_op="sum")
+        if not n_bad:
             return True
         if self.hparams.on_non_finite == "raise":
+            bad = [name for name, ok in zip(losses, finite.tolist(), strict=True) if not ok]
+            where = ", ".join(bad) if bad else "on another rank"
             raise NonFiniteLossError(
-                f"non-finite {phase} loss {', '.join(bad)} at generator step "
-                f"{self.trainer.global_step} (batch {int(self.d_steps)}); training stopped, the "
+                f"non-finite {phase} loss {where} at generator step "
+                f"{self.trainer.global_step} (batch {self._d_steps}); training stopped, the "
                 f"checkpoints written so far are kept. model.on_non_finite=skip skips such "
                 f"updates instead."
             )
@@ -202,7 +226,7 @@ class PAGAN(pl.LightningModule):
         """``val/rec_mse``: per-pixel squared error of G(mu(x)) against x, pixels in [-1, 1]."""
         x = batch[0] if isinstance(batch, list | tuple) else batch
         x_rec = self.generator(self.encoder(x)[0])
-        self.log("val/rec_mse", F.mse_loss(x_rec, x), prog_bar=True)
+        self.log("val/rec_mse", F.mse_loss(x_rec, x), prog_bar=True, sync_dist=True)
 
     # ---------------------------------------------------------------- inference API
     @contextmanager
@@ -220,7 +244,7 @@ class PAGAN(pl.LightningModule):
         """x_prior = G(z), z ~ N(0, I) (or the given ``z``); images in [-1, 1]."""
         with self._inference():
             if z is None:
-                z = torch.randn(n, self.latent_dim, device=self.device)
+                z = self.draw_prior(n)
             return self.generator(z.to(self.device))
 
     def encode(self, x: torch.Tensor, sample: bool = False) -> torch.Tensor:
