@@ -125,8 +125,12 @@ class PAGAN(pl.LightningModule):
 
     def on_train_start(self) -> None:
         """Mirror the checkpointed ``d_steps`` buffer in a Python int (after any resume), so
-        that the n_dis schedule costs no device-to-host copy per batch."""
+        that the n_dis schedule costs no device-to-host copy per batch. Under DDP, every rank
+        was seeded alike (identical initial weights); offset each rank's seed here so that
+        the ranks draw different z, posterior noise and augmentations."""
         self._d_steps = int(self.d_steps)
+        if self.trainer.world_size > 1:
+            torch.manual_seed(torch.initial_seed() + self.global_rank)
 
     def draw_prior(self, n: int) -> torch.Tensor:
         """z ~ p(z) = N(0, I), ``n`` codes on this module's device."""
