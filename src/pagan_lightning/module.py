@@ -61,6 +61,14 @@ class PAGAN(pl.LightningModule):
             :class:`~pagan_lightning.errors.NonFiniteLossError` naming the step and the game
             (``raise``; checkpoints already written stay as they are), or skips that update and
             counts it in ``train/skipped_updates`` (``skip``).
+        channels_last: keep the networks' weights and the images in NHWC memory layout (faster
+            convolutions on tensor-core GPUs).
+        compile: ``torch.compile`` each network (not this module) before training: ``True``,
+            or the keyword arguments of ``torch.compile``, e.g. ``{mode: max-autotune}``.
+
+    Discriminator outputs are cast to fp32 before the losses, and spectral normalisation runs
+    in fp32 (:mod:`pagan_lightning.nets.spectral`), so that ``trainer.precision=bf16-mixed``
+    lowers the precision of the networks' matmuls and convolutions only.
 
     The variants of the paper are configs of this class: PAGAN-L1 drops ``disc_pair`` and adds
     ``reconstruction``, PAGAN-NOAUG uses the identity augmenter, WPAGAN swaps ``objective`` and
@@ -82,6 +90,8 @@ class PAGAN(pl.LightningModule):
         reconstruction: Mapping | None = None,
         gradient_penalty: Mapping | None = None,
         on_non_finite: Literal["raise", "skip"] = "raise",
+        channels_last: bool = False,
+        compile: bool | Mapping = False,
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
@@ -103,6 +113,7 @@ class PAGAN(pl.LightningModule):
         # updates skipped for a non-finite loss (on_non_finite="skip"), checkpointed
         self.register_buffer("skipped_updates", torch.zeros((), dtype=torch.long))
         self._d_steps = 0  # Python mirror of d_steps, set in on_train_start
+        self._speed_options_applied = False
 
     # ---------------------------------------------------------------- optimisation
     def generator_parameters(self) -> list[nn.Parameter]:
@@ -123,6 +134,19 @@ class PAGAN(pl.LightningModule):
         make_d: Callable = instantiate(self.hparams.optimizer_d)
         return [make_g(self.generator_parameters()), make_d(self.discriminator_parameters())]
 
+    def configure_model(self) -> None:
+        """Apply ``channels_last`` and ``compile`` once; Lightning calls this hook before the
+        strategy wraps the module (DDP), and :mod:`pagan_lightning.bench` calls it too."""
+        if self._speed_options_applied:
+            return
+        self._speed_options_applied = True
+        if self.hparams.channels_last:
+            self.to(memory_format=torch.channels_last)
+        if self.hparams.compile:
+            options = {} if self.hparams.compile is True else dict(self.hparams.compile)
+            for net in (self.generator, self.encoder, *self.games().values()):
+                net.compile(**options)
+
     def on_train_start(self) -> None:
         """Mirror the checkpointed ``d_steps`` buffer in a Python int (after any resume), so
         that the n_dis schedule costs no device-to-host copy per batch. Under DDP, every rank
@@ -138,6 +162,8 @@ class PAGAN(pl.LightningModule):
 
     def training_step(self, batch: Any, batch_idx: int) -> None:
         x = batch[0] if isinstance(batch, list | tuple) else batch
+        if self.hparams.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
         opt_g, opt_d = self.optimizers()
         _uncounted(opt_d, self.trainer)
         update_g = self._d_steps % self.hparams.n_dis == 0
@@ -160,7 +186,7 @@ class PAGAN(pl.LightningModule):
         losses = {}
         for name, critic in self.games().items():
             both = [torch.cat([r, f]) for r, f in zip(real[name], fake[name], strict=True)]
-            real_out, fake_out = critic(*both).chunk(2)
+            real_out, fake_out = critic(*both).float().chunk(2)
             losses[f"d_{name}"] = self.objective.discriminator_loss(real_out, fake_out)
             if self.gradient_penalty is not None:
                 penalty = self.gradient_penalty(critic, real[name], fake[name])
@@ -177,11 +203,11 @@ class PAGAN(pl.LightningModule):
             # out of this graph: under DDP the reducer then finds them unused instead of
             # waiting for their gradients.
             self.toggle_optimizer(opt_g)
-            g_x = self.objective.generator_loss(self.disc_x(x_prior))
-            g_z = self.objective.generator_loss(self.disc_z(z_hat))
+            g_x = self.objective.generator_loss(self.disc_x(x_prior).float())
+            g_z = self.objective.generator_loss(self.disc_z(z_hat).float())
             shared = torch.zeros((), device=x.device)  # the terms in both L_g and L_e
             if self.disc_pair is not None:
-                shared = shared + self.objective.generator_loss(self.disc_pair(x, x_rec))
+                shared = shared + self.objective.generator_loss(self.disc_pair(x, x_rec).float())
             if self.reconstruction is not None:
                 losses["rec"] = self.reconstruction(x, x_rec)
                 shared = shared + losses["rec"]
