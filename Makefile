@@ -6,7 +6,7 @@ FASHION_MNIST := /usr/share/datasets/fashion-mnist
 ARGS ?=
 STAMP_DIR := outputs/table3_quick/multiruns/$(shell date +%Y-%m-%d_%H-%M-%S)
 
-.PHONY: install data train test lint table3-quick collect clean
+.PHONY: install data train test lint bench table3-quick collect clean
 
 $(BIN)/pagan-train: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,11 @@ train: install data
 
 test: install data
 	$(BIN)/python -m pytest $(ARGS)
+
+# Throughput of the Trainer against a plain PyTorch loop (README "Performance"), e.g.
+# make bench ARGS="trainer=gpu trainer.precision=bf16-mixed model.channels_last=true"
+bench: install
+	$(BIN)/python -m pagan_lightning.bench experiment=quickstart $(ARGS)
 
 # Table 3 on CPU (PAGAN, PAGAN-L1, PAGAN-NOAUG on Fashion-MNIST), then one collected table.
 table3-quick: install data
