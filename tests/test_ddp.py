@@ -9,8 +9,10 @@ import copy
 import os
 import socket
 import subprocess
+import time
 from pathlib import Path
 
+import pytest
 import pytorch_lightning as pl
 import torch
 import torch.distributed as dist
@@ -24,9 +26,11 @@ import pagan_lightning
 from pagan_lightning.module import PAGAN
 from pagan_lightning.train import instantiate_model
 from tests.conftest import TINY, compose_train, console_script, quiet_trainer
+from tests.test_non_finite import poison
 from tests.test_train import offline
 
 B = 4  # per-rank batch
+HANG_S = 180  # a 2-rank fit here takes ~10 s
 
 
 class SaveWeights(pl.Callback):
@@ -116,6 +120,8 @@ def rank_process(rank: int, spec: dict) -> None:
     torch.set_num_threads(1)
     tmp_path = spec["tmp_path"]
     model = build(spec["overrides"], tmp_path, spec["noise"])
+    if rank == spec.get("nan_rank"):  # D_x outputs NaN from step 1 on, on this rank only
+        poison(model, "disc_x", after_calls=2)
     cfg = compose_train(["trainer=ddp"], tmp_path)
     trainer = quiet_trainer(
         tmp_path,
@@ -129,7 +135,7 @@ def rank_process(rank: int, spec: dict) -> None:
     trainer.fit(model, data)
 
 
-def fit_ddp(tmp_path: Path, overrides: list[str], steps: int, n_images: int, noise=None):
+def fit_ddp(tmp_path: Path, overrides: list[str], steps: int, n_images: int, **options):
     """Fit on 2 ranks; returns the state dicts of rank 0 and rank 1 at the end."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -139,11 +145,23 @@ def fit_ddp(tmp_path: Path, overrides: list[str], steps: int, n_images: int, noi
         "overrides": overrides,
         "steps": steps,
         "n_images": n_images,
-        "noise": noise,
+        "noise": options.get("noise"),
+        "nan_rank": options.get("nan_rank"),
         "port": port,
     }
-    mp.start_processes(rank_process, args=(spec,), nprocs=2, start_method="spawn")
+    ranks = mp.start_processes(rank_process, (spec,), nprocs=2, join=False, start_method="spawn")
+    deadline = time.monotonic() + HANG_S
+    while not ranks.join(timeout=1):
+        if time.monotonic() > deadline:  # mismatched collectives wait forever
+            for process in ranks.processes:
+                process.kill()
+            pytest.fail(f"the DDP ranks still ran after {HANG_S} s: a collective hangs")
     return [torch.load(tmp_path / f"rank{r}.pt") for r in (0, 1)]
+
+
+def synced_keys(state: dict[str, torch.Tensor]) -> list[str]:
+    """Entries that DDP keeps equal across ranks: all but BatchNorm's running statistics."""
+    return [k for k in state if "running_" not in k and "num_batches" not in k]
 
 
 def test_ranks_hold_identical_weights(tmp_path: Path) -> None:
@@ -153,10 +171,21 @@ def test_ranks_hold_identical_weights(tmp_path: Path) -> None:
     BatchNorm running statistics are rank 0's at the start of each step, then each rank's own
     update of it; checkpoints and images come from rank 0."""
     rank0, rank1 = fit_ddp(tmp_path, TINY, steps=3, n_images=6 * B)
-    synced = [k for k in rank0 if "running_" not in k and "num_batches" not in k]
+    synced = synced_keys(rank0)
     assert any(k.endswith("._u") for k in synced)
     for key in synced:
         assert torch.equal(rank0[key], rank1[key]), key
+
+
+def test_a_non_finite_loss_on_one_rank_is_skipped_on_all(tmp_path: Path) -> None:
+    """The finite check is reduced across ranks: with NaN on rank 1 only, both ranks skip the
+    same updates (a rank that skipped a backward alone would leave the other one waiting in
+    the gradient all-reduce) and keep equal, finite weights."""
+    overrides = [*TINY, "model.on_non_finite=skip"]
+    rank0, rank1 = fit_ddp(tmp_path, overrides, steps=3, n_images=6 * B, nan_rank=1)
+    assert int(rank0["skipped_updates"]) == int(rank1["skipped_updates"]) == 4  # D, G/E x 2
+    for key in synced_keys(rank0):
+        assert torch.isfinite(rank0[key]).all() and torch.equal(rank0[key], rank1[key]), key
 
 
 def test_one_ddp_step_equals_one_step_on_the_global_batch(tmp_path: Path) -> None:
