@@ -29,7 +29,8 @@ def test_plain_step_does_the_work_of_training_step(tmp_path: Path) -> None:
 def test_bench_runs_end_to_end_and_prints_the_ratio_last(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    args = ["--steps", "2", "--warmup", "1", "--rounds", "1", "--batch-sizes", "4,8"]
+    args = ["--steps", "2", "--warmup", "1", "--rounds", "2", "--sweep-rounds", "1"]
+    args += ["--batch-sizes", "4,8"]
     ratio = bench.main([*args, "--eval-images", "8", *TINY, "data.batch_size=8"])
     lines = capsys.readouterr().out.strip().splitlines()
     assert lines[-1] == f"trainer/plain throughput ratio: {ratio:.3f}" and ratio > 0
