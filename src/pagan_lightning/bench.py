@@ -95,7 +95,12 @@ def autocast(cfg: DictConfig, device: torch.device) -> AbstractContextManager:
 
 
 def build_model(cfg: DictConfig, device: torch.device) -> PAGAN:
-    """The configured PAGAN from seed 0, speed options applied, on ``device``."""
+    """The configured PAGAN from seed 0, speed options applied, on ``device``. With
+    ``model.compile``, dynamo's caches are cleared first: every run compiles its own networks
+    (during warm-up) instead of running into the recompile limit that the runs before it
+    used up on the same ``forward`` functions."""
+    if cfg.model.compile:
+        torch._dynamo.reset()
     torch.manual_seed(0)
     model = instantiate_model(cfg)
     model.configure_model()
