@@ -9,7 +9,7 @@ STAMP_DIR := outputs/table3_quick/multiruns/$(STAMP)
 EVAL_ARGS ?=
 REPRO := outputs/reproduce
 
-.PHONY: install data train test lint table3-quick collect clean classifier \
+.PHONY: install data train test lint bench table3-quick collect clean classifier \
 	reproduce-quick reproduce-table1 reproduce-table2 reproduce-table3 reproduce-table4
 
 $(BIN)/pagan-train: pyproject.toml
@@ -37,6 +37,11 @@ train: install data
 
 test: install data
 	$(BIN)/python -m pytest $(ARGS)
+
+# Throughput of the Trainer against a plain PyTorch loop (README "Performance"), e.g.
+# make bench ARGS="trainer=gpu trainer.precision=bf16-mixed model.channels_last=true"
+bench: install
+	$(BIN)/python -m pagan_lightning.bench experiment=quickstart $(ARGS)
 
 # Table 3 on CPU (PAGAN, PAGAN-L1, PAGAN-NOAUG on Fashion-MNIST), then one collected table.
 table3-quick: install data

@@ -30,11 +30,15 @@ class LatentVariableModel:
         finally:
             self.train(was_training)
 
+    def draw_prior(self, n: int) -> torch.Tensor:
+        """z ~ p(z) = N(0, I), ``n`` codes on this module's device."""
+        return torch.randn(n, self.latent_dim, device=self.device)
+
     def sample(self, n: int, z: torch.Tensor | None = None) -> torch.Tensor:
         """x_prior = G(z), z ~ N(0, I) (or the given ``z``); images in [-1, 1]."""
         with self._inference():
             if z is None:
-                z = torch.randn(n, self.latent_dim, device=self.device)
+                z = self.draw_prior(n)
             return self.generator(z.to(self.device))
 
     def encode(self, x: torch.Tensor, sample: bool = False) -> torch.Tensor:

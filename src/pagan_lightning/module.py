@@ -62,6 +62,14 @@ class PAGAN(ExactResume, LatentVariableModel, pl.LightningModule):
             :class:`~pagan_lightning.errors.NonFiniteLossError` naming the step and the game
             (``raise``; checkpoints already written stay as they are), or skips that update and
             counts it in ``train/skipped_updates`` (``skip``).
+        channels_last: keep the networks' weights and the images in NHWC memory layout (faster
+            convolutions on tensor-core GPUs).
+        compile: ``torch.compile`` each network (not this module) before training: ``True``,
+            or the keyword arguments of ``torch.compile``, e.g. ``{mode: max-autotune}``.
+
+    Discriminator outputs are cast to fp32 before the losses, and spectral normalisation runs
+    in fp32 (:mod:`pagan_lightning.nets.spectral`), so that ``trainer.precision=bf16-mixed``
+    lowers the precision of the networks' matmuls and convolutions only.
 
     The variants of the paper are configs of this class: PAGAN-L1 drops ``disc_pair`` and adds
     ``reconstruction``, PAGAN-NOAUG uses the identity augmenter, WPAGAN swaps ``objective`` and
@@ -86,6 +94,8 @@ class PAGAN(ExactResume, LatentVariableModel, pl.LightningModule):
         reconstruction: Mapping | None = None,
         gradient_penalty: Mapping | None = None,
         on_non_finite: Literal["raise", "skip"] = "raise",
+        channels_last: bool = False,
+        compile: bool | Mapping = False,
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
@@ -106,6 +116,8 @@ class PAGAN(ExactResume, LatentVariableModel, pl.LightningModule):
         self.register_buffer("d_steps", torch.zeros((), dtype=torch.long))
         # updates skipped for a non-finite loss (on_non_finite="skip"), checkpointed
         self.register_buffer("skipped_updates", torch.zeros((), dtype=torch.long))
+        self._d_steps = 0  # Python mirror of d_steps, set in on_train_start
+        self._speed_options_applied = False
 
     # ---------------------------------------------------------------- optimisation
     def generator_parameters(self) -> list[nn.Parameter]:
@@ -126,18 +138,47 @@ class PAGAN(ExactResume, LatentVariableModel, pl.LightningModule):
         make_d: Callable = instantiate(self.hparams.optimizer_d)
         return [make_g(self.generator_parameters()), make_d(self.discriminator_parameters())]
 
+    def configure_model(self) -> None:
+        """Apply ``channels_last`` and ``compile`` once; Lightning calls this hook before the
+        strategy wraps the module (DDP), and :mod:`pagan_lightning.bench` calls it too."""
+        if self._speed_options_applied:
+            return
+        self._speed_options_applied = True
+        if self.hparams.channels_last:
+            self.to(memory_format=torch.channels_last)
+        if self.hparams.compile:
+            options = {} if self.hparams.compile is True else dict(self.hparams.compile)
+            for net in (self.generator, self.encoder, *self.games().values()):
+                net.compile(**options)
+
+    def on_train_start(self) -> None:
+        """Restore the RNG states of a resumed run (:class:`ExactResume`) and mirror the
+        checkpointed ``d_steps`` buffer in a Python int, so that the n_dis schedule costs no
+        device-to-host copy per batch. Under DDP, every rank was seeded alike (identical
+        initial weights, and a resumed run restores rank 0's states everywhere); offset each
+        rank's seed here, and by the step, so that the ranks draw different z, posterior noise
+        and augmentations, and a resumed run does not replay the start's draws."""
+        super().on_train_start()
+        self._d_steps = int(self.d_steps)
+        if self.trainer.world_size > 1:
+            offset = self.global_rank + self.trainer.world_size * self.trainer.global_step
+            torch.manual_seed(torch.initial_seed() + offset)
+
     def training_step(self, batch: Any, batch_idx: int) -> None:
         x = batch[0] if isinstance(batch, list | tuple) else batch
+        if self.hparams.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
         opt_g, opt_d = self.optimizers()
         _uncounted(opt_d, self.trainer)
-        update_g = int(self.d_steps) % self.hparams.n_dis == 0
+        update_g = self._d_steps % self.hparams.n_dis == 0
+        self._d_steps += 1
         self.d_steps += 1
 
         # draw z ~ p(z), z_hat ~ q(z|x), x_prior = G(z), x_rec = G(z_hat), x_aug = a(x); two
         # generator passes, so that x_prior (BatchNorm statistics included) does not depend on
         # the encoder. Graphs are kept only when G and E are updated on this batch.
         with torch.set_grad_enabled(update_g):
-            z = torch.randn(x.shape[0], self.latent_dim, device=x.device)
+            z = self.draw_prior(x.shape[0])
             z_hat = self.encoder.rsample(*self.encoder(x))
             x_prior, x_rec = self.generator(z), self.generator(z_hat)
         real = {"x": (x,), "z": (z,)}
@@ -149,7 +190,7 @@ class PAGAN(ExactResume, LatentVariableModel, pl.LightningModule):
         losses = {}
         for name, critic in self.games().items():
             both = [torch.cat([r, f]) for r, f in zip(real[name], fake[name], strict=True)]
-            real_out, fake_out = critic(*both).chunk(2)
+            real_out, fake_out = critic(*both).float().chunk(2)
             losses[f"d_{name}"] = self.objective.discriminator_loss(real_out, fake_out)
             if self.gradient_penalty is not None:
                 penalty = self.gradient_penalty(critic, real[name], fake[name])
@@ -161,12 +202,16 @@ class PAGAN(ExactResume, LatentVariableModel, pl.LightningModule):
             opt_d.step()
 
         if update_g:
-            # generator/encoder step against the updated discriminators, reusing the samples
-            g_x = self.objective.generator_loss(self.disc_x(x_prior))
-            g_z = self.objective.generator_loss(self.disc_z(z_hat))
+            # generator/encoder step against the updated discriminators, reusing the samples.
+            # Toggling opt_g freezes the discriminators (requires_grad=False) so that they stay
+            # out of this graph: under DDP the reducer then finds them unused instead of
+            # waiting for their gradients.
+            self.toggle_optimizer(opt_g)
+            g_x = self.objective.generator_loss(self.disc_x(x_prior).float())
+            g_z = self.objective.generator_loss(self.disc_z(z_hat).float())
             shared = torch.zeros((), device=x.device)  # the terms in both L_g and L_e
             if self.disc_pair is not None:
-                shared = shared + self.objective.generator_loss(self.disc_pair(x, x_rec))
+                shared = shared + self.objective.generator_loss(self.disc_pair(x, x_rec).float())
             if self.reconstruction is not None:
                 losses["rec"] = self.reconstruction(x, x_rec)
                 shared = shared + losses["rec"]
@@ -176,10 +221,11 @@ class PAGAN(ExactResume, LatentVariableModel, pl.LightningModule):
             # x_prior does not depend on phi and z_hat does not depend on theta.
             opt_g.zero_grad(set_to_none=True)
             if self._finite({k: losses[k] for k in ("g", "e", "rec") if k in losses}, "G/E"):
-                self.manual_backward(g_x + g_z + shared, inputs=self.generator_parameters())
+                self.manual_backward(g_x + g_z + shared)
             # a skipped update steps with no gradients: parameters and Adam state stay as
             # they are, but the step counts, so max_steps still ends the run
             opt_g.step()
+            self.untoggle_optimizer(opt_g)
 
         self.log_dict(
             {f"train/{k}": v.detach() for k, v in losses.items()}, prog_bar=True, on_step=True
@@ -188,14 +234,22 @@ class PAGAN(ExactResume, LatentVariableModel, pl.LightningModule):
             self.log("train/skipped_updates", self.skipped_updates.float(), on_step=True)
 
     def _finite(self, losses: dict[str, torch.Tensor], phase: str) -> bool:
-        """True when every loss is finite; else raise or count a skipped update."""
-        bad = [name for name, value in losses.items() if not torch.isfinite(value).all()]
-        if not bad:
+        """True when every loss is finite on every rank; else raise or count a skipped update.
+
+        One device-to-host copy per call (one all-reduce first under DDP), so that all ranks
+        take the same branch: a rank that skipped a backward pass would leave the others
+        waiting in the gradient all-reduce.
+        """
+        finite = torch.stack([torch.isfinite(v).all() for v in losses.values()])
+        n_bad = self.trainer.strategy.reduce((~finite).sum(), reduce_op="sum")
+        if not n_bad:
             return True
         if self.hparams.on_non_finite == "raise":
+            bad = [name for name, ok in zip(losses, finite.tolist(), strict=True) if not ok]
+            where = ", ".join(bad) if bad else "on another rank"
             raise NonFiniteLossError(
-                f"non-finite {phase} loss {', '.join(bad)} at generator step "
-                f"{self.trainer.global_step} (batch {int(self.d_steps)}); training stopped, the "
+                f"non-finite {phase} loss {where} at generator step "
+                f"{self.trainer.global_step} (batch {self._d_steps}); training stopped, the "
                 f"checkpoints written so far are kept. model.on_non_finite=skip skips such "
                 f"updates instead."
             )
@@ -206,4 +260,4 @@ class PAGAN(ExactResume, LatentVariableModel, pl.LightningModule):
         """``val/rec_mse``: per-pixel squared error of G(mu(x)) against x, pixels in [-1, 1]."""
         x = batch[0] if isinstance(batch, list | tuple) else batch
         x_rec = self.generator(self.encoder(x)[0])
-        self.log("val/rec_mse", F.mse_loss(x_rec, x), prog_bar=True)
+        self.log("val/rec_mse", F.mse_loss(x_rec, x), prog_bar=True, sync_dist=True)

@@ -5,20 +5,30 @@ and fits. ``trainer.max_steps`` counts generator/encoder updates.
 """
 
 import logging
+import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import hydra
 import pytorch_lightning as pl
+import torch
+from hydra.core.hydra_config import HydraConfig
 from hydra.errors import InstantiationException
+from hydra.types import RunMode
 from hydra.utils import instantiate
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf, read_write
+from pytorch_lightning.utilities import rank_zero_only
 
 from pagan_lightning.errors import ConfigError, UserError
 from pagan_lightning.validate import check_config
 
 log = logging.getLogger(__name__)
+
+# set by Lightning's DDP launcher in the launching process
+DDP_ENVIRON = ("MASTER_ADDR", "MASTER_PORT", "NODE_RANK", "LOCAL_RANK", "WORLD_SIZE")
 
 
 def config_dir() -> str:
@@ -38,14 +48,58 @@ def instantiate_model(cfg: DictConfig) -> pl.LightningModule:
     return instantiate(cfg.model, _recursive_=False, _convert_="all")
 
 
+@contextmanager
+def ddp_relaunches_this_job() -> Iterator[None]:
+    """Under a Hydra multirun, make Lightning's DDP launcher start this job in ranks 1.., not
+    the whole sweep again.
+
+    Lightning starts the other ranks of a single node by re-running ``sys.argv`` with
+    ``hydra.run.dir=<hydra.run.dir>`` appended (``lightning_fabric``'s
+    ``_hydra_subprocess_cmd``). In a multirun, ``sys.argv`` holds the sweep (``-m a=1,2``) and
+    ``run.dir`` is not the job's folder; for the duration of the fit, ``sys.argv`` becomes this
+    job's overrides and ``run.dir`` this job's output dir, so that every rank runs this one
+    job and writes to its folder. Afterwards the process group and the launcher's environment
+    variables (``LOCAL_RANK`` among them) are cleared, so that the next job of the sweep
+    launches its own ranks.
+    """
+    if not HydraConfig.initialized() or HydraConfig.get().mode != RunMode.MULTIRUN:
+        yield
+        return
+    hydra_cfg = HydraConfig.get()
+    argv, run_dir = sys.argv, hydra_cfg.run.dir
+    environ = {name: os.environ.get(name) for name in DDP_ENVIRON}
+    sys.argv = [argv[0], *hydra_cfg.overrides.task]
+    with read_write(hydra_cfg):
+        hydra_cfg.run.dir = hydra_cfg.runtime.output_dir
+    try:
+        yield
+    finally:
+        sys.argv = argv
+        with read_write(hydra_cfg):
+            hydra_cfg.run.dir = run_dir
+        if torch.distributed.is_available() and torch.distributed.is_initialized():
+            torch.distributed.destroy_process_group()
+        for name, value in environ.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+@rank_zero_only
+def save_config(cfg: DictConfig, output_dir: Path) -> None:
+    """``<output_dir>/config_resolved.yaml``, written by rank 0 only."""
+    output_dir.mkdir(parents=True, exist_ok=True)
+    OmegaConf.save(cfg, output_dir / "config_resolved.yaml", resolve=True)
+
+
 def train(cfg: DictConfig) -> pl.Trainer:
     """Fit PAGAN as configured by ``cfg`` and return the trainer."""
     check_config(cfg)  # unknown keys, wrong types, bad values: before any work
     if cfg.get("seed") is not None:
         pl.seed_everything(cfg.seed, workers=True)
     output_dir = Path(cfg.paths.output_dir)
-    output_dir.mkdir(parents=True, exist_ok=True)
-    OmegaConf.save(cfg, output_dir / "config_resolved.yaml", resolve=True)
+    save_config(cfg, output_dir)
 
     try:  # sizes the networks cannot take fail here, before any data is touched
         model = instantiate_model(cfg)
@@ -62,7 +116,8 @@ def train(cfg: DictConfig) -> pl.Trainer:
         logger=instantiate_all(cfg.get("logger")),
     )
     log.info("output dir: %s", output_dir)
-    trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+    with ddp_relaunches_this_job():
+        trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
     return trainer
 
 

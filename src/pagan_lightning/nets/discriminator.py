@@ -7,9 +7,9 @@ width-concatenated pair of 32x32 images (32x64) works as well as a single image.
 
 import torch
 from torch import nn
-from torch.nn.utils.parametrizations import spectral_norm
 
 from pagan_lightning.nets.init import init_normal_
+from pagan_lightning.nets.spectral import spectral_norm
 
 DOWNSAMPLE = 8  # three k4 s2 p1 convolutions
 

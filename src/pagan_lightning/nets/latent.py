@@ -2,9 +2,9 @@
 
 import torch
 from torch import nn
-from torch.nn.utils.parametrizations import spectral_norm
 
 from pagan_lightning.nets.init import init_normal_
+from pagan_lightning.nets.spectral import spectral_norm
 
 
 class LatentDiscriminator(nn.Module):

@@ -1,0 +1,357 @@
+"""Throughput benchmark: PAGAN through the Lightning Trainer against a plain PyTorch loop.
+
+``python -m pagan_lightning.bench [hydra overrides] [--steps N ...]`` (``make bench``) composes
+the training config as ``pagan-train`` would, then, in this one process and after warm-up:
+
+1. times training at the configured batch size, ``--rounds`` runs each of the Trainer and of
+   a minimal plain loop (:func:`plain_step`) with the same networks, losses, optimizers,
+   precision and memory layout, on the same in-memory batches, alternating which goes first;
+   prints generator steps/s, images/s and peak memory of each (fastest run) and their ratio;
+2. sweeps ``--batch-sizes`` (``--sweep-rounds`` runs each): the scaling curve of both;
+3. times evaluation throughput, images/s through a feature extractor (``--extractor``): the
+   discriminator body of D_x, or an Inception-v3 at 299x299 (random weights, the FID network's
+   cost).
+
+Its last line is ``trainer/plain throughput ratio: <x>``. Data loading is left out on purpose
+(random images in memory): the benchmark measures the training step and the framework around
+it. Peak memory is CUDA's peak allocation on a GPU, the process's peak RSS on a CPU (which
+only grows, so later phases show at least the earlier peaks).
+"""
+
+import argparse
+import logging
+import resource
+import sys
+import tempfile
+import time
+import warnings
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass
+
+import pytorch_lightning as pl
+import torch
+import torch.nn.functional as F
+from hydra import compose, initialize_config_dir
+from omegaconf import DictConfig
+from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
+
+from pagan_lightning.module import PAGAN
+from pagan_lightning.train import config_dir, instantiate_model
+
+PRECISIONS = ("32-true", "32", "bf16-mixed")
+
+
+@dataclass
+class Timing:
+    """One timed run: generator steps, images, seconds and peak memory (MiB)."""
+
+    steps: int
+    images: int
+    seconds: float
+    peak_mib: float
+
+    @property
+    def steps_per_s(self) -> float:
+        return self.steps / self.seconds
+
+    @property
+    def images_per_s(self) -> float:
+        return self.images / self.seconds
+
+
+def device_of(cfg: DictConfig) -> torch.device:
+    accelerator = str(cfg.trainer.accelerator)
+    if accelerator in ("gpu", "cuda") or (accelerator == "auto" and torch.cuda.is_available()):
+        return torch.device("cuda")
+    return torch.device("cpu")
+
+
+def synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def reset_peak(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+
+
+def peak_mib(device: torch.device) -> float:
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device) / 2**20
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**10  # KiB on Linux
+
+
+def autocast(cfg: DictConfig, device: torch.device) -> AbstractContextManager:
+    """The autocast region Lightning's precision plugin opens around ``training_step``."""
+    precision = str(cfg.trainer.precision)
+    if precision not in PRECISIONS:
+        raise ValueError(f"bench supports trainer.precision in {PRECISIONS}, got {precision}")
+    if precision == "bf16-mixed":
+        return torch.autocast(device.type, dtype=torch.bfloat16)
+    return nullcontext()
+
+
+def build_model(cfg: DictConfig, device: torch.device) -> PAGAN:
+    """The configured PAGAN from seed 0, speed options applied, on ``device``. With
+    ``model.compile``, dynamo's caches are cleared first: every run compiles its own networks
+    (during warm-up) instead of running into the recompile limit that the runs before it
+    used up on the same ``forward`` functions."""
+    if cfg.model.compile:
+        torch._dynamo.reset()
+    torch.manual_seed(0)
+    model = instantiate_model(cfg)
+    model.configure_model()
+    return model.to(device)
+
+
+def batches(cfg: DictConfig, batch_size: int, n_batches: int) -> DataLoader:
+    """``n_batches`` batches of random images in [-1, 1] of the configured shape, in memory."""
+    size, channels = cfg.data.image_size, cfg.data.channels
+    images = torch.rand(batch_size * n_batches, channels, size, size) * 2 - 1
+    return DataLoader(TensorDataset(images), batch_size=batch_size)
+
+
+def plain_step(
+    model: PAGAN,
+    x: torch.Tensor,
+    opt_g: torch.optim.Optimizer,
+    opt_d: torch.optim.Optimizer,
+    update_g: bool,
+    amp: Callable[[], AbstractContextManager],
+) -> None:
+    """Algorithm 1 without Lightning: the work of :meth:`PAGAN.training_step` (same forwards,
+    losses and updates) minus logging and the non-finite guard."""
+    games = model.games()
+    with amp(), torch.set_grad_enabled(update_g):
+        z = torch.randn(x.shape[0], model.latent_dim, device=x.device)
+        z_hat = model.encoder.rsample(*model.encoder(x))
+        x_prior, x_rec = model.generator(z), model.generator(z_hat)
+    real = {"x": (x,), "z": (z,)}
+    fake = {"x": (x_prior.detach(),), "z": (z_hat.detach(),)}
+    if model.disc_pair is not None:
+        real["pair"], fake["pair"] = (x, model.augmenter(x)), (x, x_rec.detach())
+    loss_d = torch.zeros((), device=x.device)
+    with amp():
+        for name, critic in games.items():
+            both = [torch.cat([r, f]) for r, f in zip(real[name], fake[name], strict=True)]
+            real_out, fake_out = critic(*both).float().chunk(2)
+            loss_d = loss_d + model.objective.discriminator_loss(real_out, fake_out)
+            if model.gradient_penalty is not None:
+                loss_d = loss_d + model.gradient_penalty(critic, real[name], fake[name])
+    opt_d.zero_grad(set_to_none=True)
+    loss_d.backward()
+    opt_d.step()
+    if not update_g:
+        return
+    for critic in games.values():
+        critic.requires_grad_(False)
+    with amp():
+        loss = model.objective.generator_loss(model.disc_x(x_prior).float())
+        loss = loss + model.objective.generator_loss(model.disc_z(z_hat).float())
+        if model.disc_pair is not None:
+            loss = loss + model.objective.generator_loss(model.disc_pair(x, x_rec).float())
+        if model.reconstruction is not None:
+            loss = loss + model.reconstruction(x, x_rec)
+    opt_g.zero_grad(set_to_none=True)
+    loss.backward()
+    opt_g.step()
+    for critic in games.values():
+        critic.requires_grad_(True)
+
+
+def time_plain(cfg: DictConfig, device: torch.device, batch_size: int, warmup: int, steps: int):
+    """Plain loop: ``warmup`` then ``steps`` timed generator steps."""
+    model = build_model(cfg, device)
+    model.train()
+    opt_g, opt_d = model.configure_optimizers()
+    n_dis = model.hparams.n_dis
+    channels_last = model.hparams.channels_last
+    reset_peak(device)
+    start = None
+    for i, (x,) in enumerate(batches(cfg, batch_size, (warmup + steps) * n_dis)):
+        if i == warmup * n_dis:
+            synchronize(device)
+            start = time.perf_counter()
+        x = x.to(device, non_blocking=True)
+        if channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        plain_step(model, x, opt_g, opt_d, i % n_dis == 0, lambda: autocast(cfg, device))
+    synchronize(device)
+    seconds = time.perf_counter() - start
+    return Timing(steps, steps * n_dis * batch_size, seconds, peak_mib(device))
+
+
+class StepTimer(pl.Callback):
+    """Seconds from the first batch after ``warmup`` generator steps to the end of the last."""
+
+    def __init__(self, warmup: int, device: torch.device) -> None:
+        self.warmup, self.device = warmup, device
+        self.start = self.end = 0.0
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
+        if batch_idx == self.warmup * pl_module.hparams.n_dis:
+            synchronize(self.device)
+            self.start = time.perf_counter()
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        if trainer.global_step == trainer.max_steps:
+            synchronize(self.device)
+            self.end = time.perf_counter()
+
+
+def time_trainer(cfg: DictConfig, device: torch.device, batch_size: int, warmup: int, steps: int):
+    """Lightning: the Trainer of ``cfg.trainer`` (one device, its precision) without loggers,
+    checkpoints or progress bar, ``warmup`` then ``steps`` timed generator steps."""
+    model = build_model(cfg, device)
+    timer = StepTimer(warmup, device)
+    with tempfile.TemporaryDirectory() as root:
+        trainer = pl.Trainer(
+            accelerator="gpu" if device.type == "cuda" else "cpu",
+            devices=1,
+            precision=cfg.trainer.precision,
+            max_steps=warmup + steps,
+            limit_val_batches=0,
+            num_sanity_val_steps=0,
+            logger=False,
+            enable_checkpointing=False,
+            enable_progress_bar=False,
+            enable_model_summary=False,
+            callbacks=[timer],
+            default_root_dir=root,
+        )
+        reset_peak(device)
+        n_batches = (warmup + steps) * model.hparams.n_dis
+        trainer.fit(model, batches(cfg, batch_size, n_batches))
+    n_images = steps * model.hparams.n_dis * batch_size
+    return Timing(steps, n_images, timer.end - timer.start, peak_mib(device))
+
+
+class InceptionFeatures(nn.Module):
+    """Inception-v3 pool features at 299x299 (random weights: the cost, not the values, of the
+    FID network); grayscale images are repeated to 3 channels."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        from torchvision.models import inception_v3
+
+        self.net = inception_v3(weights=None, aux_logits=False, init_weights=False)
+        self.net.fc = nn.Identity()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = F.interpolate(x, size=(299, 299), mode="bilinear", align_corners=False)
+        return self.net(x.expand(-1, 3, -1, -1))
+
+
+def feature_extractor(name: str, cfg: DictConfig, device: torch.device) -> nn.Module:
+    """``inception`` (:class:`InceptionFeatures`) or ``discriminator`` (the body of D_x)."""
+    if name == "inception":
+        return InceptionFeatures().to(device)
+    return build_model(cfg, device).disc_x.body
+
+
+@torch.no_grad()
+def time_extractor(
+    extractor: nn.Module, images: torch.Tensor, batch_size: int, amp: AbstractContextManager
+) -> float:
+    """Images/s of ``extractor`` over ``images`` in eval mode, after one warm-up batch."""
+    extractor.eval()
+    device = images.device
+    with amp:
+        extractor(images[:batch_size])
+        synchronize(device)
+        start = time.perf_counter()
+        for chunk in images.split(batch_size):
+            extractor(chunk)
+        synchronize(device)
+    return len(images) / (time.perf_counter() - start)
+
+
+def print_timing(label: str, timing: Timing) -> None:
+    print(
+        f"{label:<8} {timing.steps_per_s:10.2f} gen steps/s {timing.images_per_s:10.1f} images/s"
+        f" {timing.peak_mib:10.0f} MiB peak"
+    )
+
+
+def compare(
+    cfg: DictConfig, device: torch.device, batch_size: int, warmup: int, steps: int, rounds: int
+) -> dict[str, Timing]:
+    """The fastest of ``rounds`` runs of each loop, alternating which goes first (the first run
+    at a new batch size pays the allocator's growth); other processes only slow a run down."""
+    loops = {"plain": time_plain, "trainer": time_trainer}
+    runs: dict[str, list[Timing]] = {"trainer": [], "plain": []}
+    for i in range(rounds):
+        for label in ("plain", "trainer") if i % 2 == 0 else ("trainer", "plain"):
+            runs[label].append(loops[label](cfg, device, batch_size, warmup, steps))
+    return {label: max(timings, key=lambda t: t.images_per_s) for label, timings in runs.items()}
+
+
+def parse(argv: Sequence[str]) -> tuple[argparse.Namespace, list[str]]:
+    parser = argparse.ArgumentParser(
+        prog="python -m pagan_lightning.bench",
+        description=__doc__.split("\n\n")[0],
+        epilog="Other arguments are Hydra overrides of the training config, "
+        "e.g. experiment=quickstart trainer.precision=bf16-mixed model.channels_last=true",
+    )
+    parser.add_argument("--steps", type=int, default=30, help="timed generator steps per run")
+    parser.add_argument("--warmup", type=int, default=5, help="untimed generator steps first")
+    parser.add_argument("--rounds", type=int, default=4, help="runs of each loop")
+    parser.add_argument("--sweep-rounds", type=int, default=2, help="runs per sweep point")
+    parser.add_argument(
+        "--batch-sizes", default="", help="comma-separated sweep (default: half, 1x, 2x batch)"
+    )
+    parser.add_argument("--extractor", choices=("discriminator", "inception"), default=None)
+    parser.add_argument("--eval-images", type=int, default=512)
+    args, overrides = parser.parse_known_args(argv)
+    unknown = [o for o in overrides if o.startswith("-")]
+    if unknown:
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+    return args, overrides
+
+
+def main(argv: Sequence[str] | None = None) -> float:
+    """Run the benchmark; return the trainer/plain throughput ratio at the configured batch."""
+    args, overrides = parse(sys.argv[1:] if argv is None else argv)
+    logging.getLogger("pytorch_lightning").setLevel(logging.WARNING)  # one Trainer per run
+    warnings.filterwarnings("ignore", ".*no `val_dataloader`.*")
+    with initialize_config_dir(config_dir=config_dir(), version_base="1.3"):
+        cfg = compose("train", overrides=overrides)
+    device = device_of(cfg)
+    batch = int(cfg.data.batch_size)
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"
+    print(
+        f"device: {name}, {torch.get_num_threads()} threads; precision {cfg.trainer.precision};"
+        f" channels_last={cfg.model.channels_last}; compile={cfg.model.compile}; batch {batch};"
+        f" {args.warmup} warm-up + {args.steps} timed generator steps"
+    )
+
+    best = compare(cfg, device, batch, args.warmup, args.steps, args.rounds)
+    print(f"\ntraining at batch {batch}, fastest of {args.rounds} rounds:")
+    for label, timing in best.items():
+        print_timing(label, timing)
+
+    sweep = [int(b) for b in args.batch_sizes.split(",") if b] or [batch // 2, batch, 2 * batch]
+    print(f"\nbatch-size sweep (fastest of {args.sweep_rounds} rounds):")
+    print(f"{'batch':>6} {'trainer img/s':>14} {'plain img/s':>12} {'ratio':>6}")
+    for b in sweep:
+        point = compare(cfg, device, b, args.warmup, args.steps, args.sweep_rounds)
+        trainer, plain = point["trainer"].images_per_s, point["plain"].images_per_s
+        print(f"{b:>6} {trainer:>14.1f} {plain:>12.1f} {trainer / plain:>6.3f}")
+
+    extractor_name = args.extractor or ("inception" if device.type == "cuda" else "discriminator")
+    extractor = feature_extractor(extractor_name, cfg, device)
+    size, channels = cfg.data.image_size, cfg.data.channels
+    images = torch.rand(args.eval_images, channels, size, size, device=device) * 2 - 1
+    rate = time_extractor(extractor, images, batch, autocast(cfg, device))
+    print(f"\nevaluation: {rate:.1f} images/s through the {extractor_name} features")
+
+    ratio = best["trainer"].images_per_s / best["plain"].images_per_s
+    print(f"trainer/plain throughput ratio: {ratio:.3f}")
+    return ratio
+
+
+if __name__ == "__main__":
+    main()
