@@ -60,6 +60,9 @@ def test_bad_config_is_rejected_naming_the_key(overrides, message, tmp_path: Pat
         ["variant=wgan_gp"],
         ["variant=f_gan", "f=kl"],
         ["data=celeba"],
+        ["trainer=ddp"],
+        ["experiment=vae_quick"],
+        ["callbacks=fidelity"],
     ],
 )
 def test_shipped_configs_pass(overrides, tmp_path: Path) -> None:

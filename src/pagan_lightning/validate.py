@@ -97,11 +97,14 @@ def _check_positive(key: str, value: Any) -> None:
 
 
 def _signature(target: Any) -> tuple[dict[str, inspect.Parameter], dict[str, Any], bool]:
-    """(parameters, type hints, accepts any key) of a callable; a class's ``**kwargs`` are
-    followed up its bases, as ``super().__init__(**kwargs)`` passes them on."""
-    functions = (
-        [c.__init__ for c in inspect.getmro(target)] if inspect.isclass(target) else [target]
-    )
+    """(parameters, type hints, accepts any key) of a callable; the ``**kwargs`` of this
+    project's classes are followed up their bases (``super().__init__(**kwargs)``), those of
+    other classes accept any key."""
+    ours = getattr(target, "__module__", "").startswith("pagan_lightning.")
+    if inspect.isclass(target) and ours:  # our classes pass **kwargs on to their bases
+        functions = [c.__init__ for c in inspect.getmro(target)]
+    else:  # elsewhere **kwargs may go anywhere (e.g. DDPStrategy -> DistributedDataParallel)
+        functions = [target.__init__ if inspect.isclass(target) else target]
     params: dict[str, inspect.Parameter] = {}
     hints: dict[str, Any] = {}
     for function in functions:
