@@ -8,6 +8,7 @@ import pytest
 import pytorch_lightning as pl
 import torch
 from hydra import compose, initialize_config_dir
+from omegaconf import OmegaConf
 from torch.utils.data import DataLoader, TensorDataset
 
 from pagan_lightning.augment import Identity, ReflectPadCrop
@@ -154,3 +155,22 @@ def test_optuna_search_and_slurm_launcher_compose() -> None:
     assert "model.optimizer_g.lr" in cfg.hydra.sweeper.params
     assert cfg.hydra.launcher._target_.endswith("SlurmLauncher")
     assert cfg.hydra.launcher.gpus_per_node == 1
+
+
+def test_collect_orders_numbered_and_named_jobs(tmp_path: Path) -> None:
+    for job, choices in (
+        ("10", {"variant": "l1"}),
+        ("2", {"variant": "pagan"}),
+        ("vae", {"model": "vae"}),
+    ):
+        (tmp_path / job / ".hydra").mkdir(parents=True)
+        OmegaConf.save(
+            {"hydra": {"runtime": {"choices": choices}}}, tmp_path / job / ".hydra" / "hydra.yaml"
+        )
+        OmegaConf.save(OmegaConf.create([]), tmp_path / job / ".hydra" / "overrides.yaml")
+    rows = collect(tmp_path)
+    assert [(r["job"], r["variant"]) for r in rows] == [
+        ("2", "pagan"),
+        ("10", "l1"),
+        ("vae", "vae"),
+    ]

@@ -87,7 +87,9 @@ def collect(sweep_dir: Path) -> list[dict[str, str]]:
     ``table.csv`` into ``sweep_dir``."""
     jobs = sorted(
         (p.parent for p in sweep_dir.rglob(".hydra") if (p / "overrides.yaml").exists()),
-        key=lambda p: [int(s) if s.isdigit() else s for s in p.relative_to(sweep_dir).parts],
+        key=lambda p: [
+            (0, int(s), "") if s.isdigit() else (1, 0, s) for s in p.relative_to(sweep_dir).parts
+        ],
     )
     if not jobs:
         raise FileNotFoundError(f"no Hydra job folders (with .hydra/) under {sweep_dir}")

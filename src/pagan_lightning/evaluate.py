@@ -123,6 +123,8 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     device = "cuda" if torch.cuda.is_available() and cfg.device == "auto" else cfg.device
     device = "cpu" if device == "auto" else device
     model = load_module(cfg.ckpt_path, map_location=device).eval()
+    if cfg.get("aug_baseline") is not None:  # a(x) of the AUG row, not the model's own
+        model.augmenter = instantiate(cfg.aug_baseline).to(device)
     run = Path(run_dir(cfg.ckpt_path))
     datamodule = instantiate(data_config(cfg, run))
     datamodule.prepare_data()
