@@ -8,23 +8,11 @@ from typing import Any
 import pytorch_lightning as pl
 import torch
 from pytorch_lightning.loggers import TensorBoardLogger
-from torchvision.utils import make_grid, save_image
+from torchvision.utils import save_image
 
+from pagan_lightning.data import first_images
+from pagan_lightning.figures import reconstruction_grid, sample_grid
 from pagan_lightning.metrics import compute_metrics, metrics_config
-
-
-def reconstruction_grid(
-    x: torch.Tensor, x_rec: torch.Tensor, pairs_per_row: int = 8
-) -> torch.Tensor:
-    """Originals and reconstructions side by side, like the paper's figures: odd columns are
-    originals, even columns their reconstructions. Returns one image in [0, 1]."""
-    pairs = torch.stack([x, x_rec], dim=1).flatten(0, 1)  # x0, rec0, x1, rec1, ...
-    return make_grid(pairs, nrow=2 * pairs_per_row, normalize=True, value_range=(-1, 1))
-
-
-def sample_grid(x_prior: torch.Tensor, nrow: int = 8) -> torch.Tensor:
-    """A grid of generated images in [0, 1]."""
-    return make_grid(x_prior, nrow=nrow, normalize=True, value_range=(-1, 1))
 
 
 class ImageGrids(pl.Callback):
@@ -68,9 +56,7 @@ class ImageGrids(pl.Callback):
         dataset = getattr(trainer.datamodule, "test_set", None)
         if dataset is None:
             dataset = trainer.train_dataloader.dataset
-        n = min(self.n_reconstructions, len(dataset))
-        items = [dataset[i] for i in range(n)]
-        return torch.stack([i[0] if isinstance(i, list | tuple) else i for i in items])
+        return first_images(dataset, min(self.n_reconstructions, len(dataset)))
 
     def write(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         step = trainer.global_step

@@ -5,8 +5,9 @@
   leaves the previous ``last.ckpt`` intact; it loads with :func:`load_checkpoint`.
 - :func:`load_checkpoint` loads with ``weights_only=True`` (tensors and plain containers only:
   a pickle that would run code is refused) and turns missing, corrupt and foreign files into
-  one :class:`CheckpointError` that says what is wrong; :func:`load_module` rebuilds the
-  trained module from it, refusing classes outside the trusted packages.
+  one :class:`CheckpointError` that says what is wrong; :func:`load_module` /
+  :func:`module_from_checkpoint` rebuild the trained module from it, refusing classes outside
+  the trusted packages.
 - :func:`rng_state` / :func:`set_rng_state` capture the random generators (torch CPU and CUDA,
   NumPy, Python) as tensors and plain values, so that they pass ``weights_only`` loading.
 """
@@ -109,24 +110,34 @@ def _targets(node: Any) -> Iterator[str]:
 def load_module(
     path: str | os.PathLike, map_location: Any = "cpu", trusted: tuple[str, ...] = TRUSTED
 ) -> pl.LightningModule:
-    """The trained module (PAGAN, or any module of this project) saved in a checkpoint.
+    """The trained module (PAGAN, or any module of this project) saved in a checkpoint file;
+    :func:`load_checkpoint` then :func:`module_from_checkpoint`."""
+    return module_from_checkpoint(load_checkpoint(path, map_location), map_location, trusted)
 
-    The checkpoint is read with :func:`load_checkpoint`; the classes it names (the module and
-    every ``_target_`` of its hyper-parameters, which building the module instantiates) must
-    start with one of the ``trusted`` prefixes, so that a file cannot make loading call
-    arbitrary functions. Add your own package to ``trusted`` for custom parts.
+
+def module_from_checkpoint(
+    checkpoint: dict[str, Any], map_location: Any = "cpu", trusted: tuple[str, ...] = TRUSTED
+) -> pl.LightningModule:
+    """Rebuild the module of a checkpoint loaded by :func:`load_checkpoint`.
+
+    The classes the checkpoint names (the module and every ``_target_`` of its
+    hyper-parameters, which building the module instantiates) must start with one of the
+    ``trusted`` prefixes, so that a file cannot make loading call arbitrary functions. Add your
+    own package to ``trusted`` for custom parts.
     """
-    checkpoint = load_checkpoint(path, map_location)
     module = checkpoint[MARKER].get("module", "")
-    named = [module, *_targets(checkpoint.get("hyper_parameters", {}))]
+    hparams = checkpoint.get("hyper_parameters", {})
+    named = [module, *_targets(hparams)]
     untrusted = sorted({name for name in named if not name.startswith(trusted)})
     if untrusted:
         raise CheckpointError(
-            f"{path} names classes outside the trusted packages {trusted}: "
+            f"the checkpoint names classes outside the trusted packages {trusted}: "
             f"{', '.join(untrusted)}. If you trust this file, pass trusted=(..., '<prefix>')."
         )
-    cls = get_object(module)
-    return cls.load_from_checkpoint(path, map_location=map_location, weights_only=True)
+    model: pl.LightningModule = get_object(module)(**hparams)
+    model.on_load_checkpoint(checkpoint)  # checks the weights fit (check_weights)
+    model.load_state_dict(checkpoint["state_dict"])
+    return model.to(map_location)
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):

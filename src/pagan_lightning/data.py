@@ -37,6 +37,12 @@ def to_signed(size: int | None = None, pad: int = 0, crop: int | None = None) ->
     return v2.Compose(steps)
 
 
+def first_images(dataset: Dataset, n: int) -> torch.Tensor:
+    """The first ``n`` images of a dataset of images or (image, label) pairs, as one batch."""
+    items = [dataset[i] for i in range(n)]
+    return torch.stack([item[0] if isinstance(item, list | tuple) else item for item in items])
+
+
 class EpochSampler(Sampler[int]):
     """Random order of an epoch drawn from its own generator, seeded by ``seed + epoch``.
 

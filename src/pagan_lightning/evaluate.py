@@ -1,10 +1,10 @@
 """Hydra entry point: ``pagan-evaluate ckpt_path=<file> [metrics.*=...]`` (``conf/evaluate.yaml``).
 
-From one checkpoint to the paper's numbers: loads the model safely
-(:func:`~pagan_lightning.checkpoint.load_module`), rebuilds the data of the run that wrote it
-(``<run>/config_resolved.yaml``, or ``+data=<name>``), computes IS / FID / KID / RID / RMSE and
-the AUG baseline (:func:`~pagan_lightning.metrics.compute_metrics`) and writes, into the output
-folder (default ``<run>/eval/<date>_<time>``):
+From one checkpoint to the paper's numbers: reads the checkpoint once, safely
+(:func:`~pagan_lightning.checkpoint.module_from_checkpoint`), rebuilds the data of the run that
+wrote it (``<run>/config_resolved.yaml``, or ``+data=<name>``), computes IS / FID / KID / RID /
+RMSE and the AUG baseline (:func:`~pagan_lightning.metrics.compute_metrics`) and writes, into
+the output folder (default ``<run>/eval/<date>_<time>``):
 
 - ``metrics.json``: every number, the feature space used, the checkpoint and its step;
 - ``results.md``: a table of ours beside the paper's numbers for the same dataset and variant;
@@ -25,11 +25,16 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 from torchvision.utils import save_image
 
-from pagan_lightning.callbacks import reconstruction_grid, sample_grid
-from pagan_lightning.checkpoint import load_checkpoint, load_module
+from pagan_lightning.checkpoint import load_checkpoint, module_from_checkpoint
 from pagan_lightning.collect import row_name
+from pagan_lightning.data import first_images
 from pagan_lightning.errors import ConfigError, UserError
-from pagan_lightning.figures import interpolation_grid, rmse_rid_scatter
+from pagan_lightning.figures import (
+    interpolation_grid,
+    reconstruction_grid,
+    rmse_rid_scatter,
+    sample_grid,
+)
 from pagan_lightning.metrics import compute_metrics, metrics_config
 from pagan_lightning.paper import PAPER
 from pagan_lightning.train import config_dir
@@ -120,9 +125,11 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     metrics = metrics_config(cfg.metrics)  # bad settings fail before anything is loaded
     out = Path(cfg.output_dir)
     out.mkdir(parents=True, exist_ok=True)
-    device = "cuda" if torch.cuda.is_available() and cfg.device == "auto" else cfg.device
-    device = "cpu" if device == "auto" else device
-    model = load_module(cfg.ckpt_path, map_location=device).eval()
+    device = cfg.device
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    checkpoint = load_checkpoint(cfg.ckpt_path, map_location=device)  # read once
+    model = module_from_checkpoint(checkpoint, map_location=device).eval()
     if cfg.get("aug_baseline") is not None:  # a(x) of the AUG row, not the model's own
         model.augmenter = instantiate(cfg.aug_baseline).to(device)
     run = Path(run_dir(cfg.ckpt_path))
@@ -134,7 +141,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     row = row_name(run)
     results |= {
         "checkpoint": str(Path(cfg.ckpt_path).resolve()),
-        "global_step": load_checkpoint(cfg.ckpt_path)["global_step"],
+        "global_step": checkpoint["global_step"],
         "dataset": datamodule.name,
         "row": row,
     }
@@ -142,7 +149,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     (out / "results.md").write_text(results_table(results, datamodule.name, row))
 
     n = max(cfg.figures.n_reconstructions, 2 * cfg.figures.n_interpolations)
-    test_images = torch.stack([datamodule.test_set[i][0] for i in range(n)])
+    test_images = first_images(datamodule.test_set, n)
     write_figures(model, test_images, out, cfg)
     if "rid" in results:
         points = {f"ours: {row}": (results["l2_image"], results["rid"])}

@@ -1,10 +1,25 @@
-"""Figures of ``pagan-evaluate``: latent interpolations and RMSE against RID (Figure 3)."""
+"""Pictures of a model: sample, reconstruction and interpolation grids (training callbacks and
+``pagan-evaluate``), and RMSE against RID (Figure 3)."""
 
 from pathlib import Path
 
 import torch
 from matplotlib.figure import Figure  # no pyplot: no display backend needed
 from torchvision.utils import make_grid
+
+
+def reconstruction_grid(
+    x: torch.Tensor, x_rec: torch.Tensor, pairs_per_row: int = 8
+) -> torch.Tensor:
+    """Originals and reconstructions side by side, like the paper's figures: odd columns are
+    originals, even columns their reconstructions. Returns one image in [0, 1]."""
+    pairs = torch.stack([x, x_rec], dim=1).flatten(0, 1)  # x0, rec0, x1, rec1, ...
+    return make_grid(pairs, nrow=2 * pairs_per_row, normalize=True, value_range=(-1, 1))
+
+
+def sample_grid(x_prior: torch.Tensor, nrow: int = 8) -> torch.Tensor:
+    """A grid of generated images in [0, 1]."""
+    return make_grid(x_prior, nrow=nrow, normalize=True, value_range=(-1, 1))
 
 
 def interpolation_grid(path: torch.Tensor) -> torch.Tensor:
