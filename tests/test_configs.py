@@ -2,6 +2,8 @@ from pathlib import Path
 
 import pytest
 from hydra.utils import instantiate
+from torch import nn
+from torch.nn.utils import parametrize
 
 from pagan_lightning.train import config_dir, instantiate_model
 from tests.conftest import compose_train
@@ -32,5 +34,20 @@ def test_paper_experiments_use_the_paper_settings(experiment: str, tmp_path: Pat
     for net in ("generator", "encoder", "disc_x", "disc_pair"):
         assert cfg.model[net].ch == 512
     assert cfg.model.disc_pair.mode == "width"
+    encoder = cfg.model.encoder  # the paper's: spectral norm and N(0, 0.02) weights
+    assert encoder.use_spectral_norm and encoder.init == "normal" and encoder.init_sigma is None
     assert cfg.model.augmenter.pad_fraction == 0.1
     assert cfg.model.optimizer_g.lr == cfg.model.optimizer_d.lr == 2e-4
+
+
+@pytest.mark.parametrize(("preset", "normalised"), [("paper", True), ("kaiming", False)])
+def test_encoder_presets_build_the_encoder_they_name(
+    preset: str, normalised: bool, tmp_path: Path
+) -> None:
+    cfg = compose_train(["experiment=quickstart", f"model/encoder={preset}"], tmp_path)
+    encoder = instantiate_model(cfg).encoder
+    layers = [m for m in encoder.modules() if isinstance(m, nn.Conv2d | nn.Linear)]
+    assert all(parametrize.is_parametrized(m, "weight") == normalised for m in layers)
+    first = layers[0].parametrizations.weight.original if normalised else layers[0].weight
+    he_std = (2 / (1 + 0.2**2) / first[0].numel()) ** 0.5  # kaiming_normal_, LeakyReLU 0.2
+    assert first.std().item() == pytest.approx(0.02 if normalised else he_std, rel=0.2)
