@@ -12,7 +12,7 @@ from omegaconf import OmegaConf
 from torch.utils.data import DataLoader, TensorDataset
 
 from pagan_lightning.augment import Identity, ReflectPadCrop
-from pagan_lightning.collect import collect
+from pagan_lightning.collect import collect, summarize
 from pagan_lightning.module import PAGAN
 from pagan_lightning.objectives import FGAN, GradientPenalty, WassersteinGAN
 from pagan_lightning.train import config_dir, instantiate_model
@@ -118,6 +118,11 @@ def test_sweep_of_two_variants_gives_a_two_row_table(fashion_dir: Path, tmp_path
     table = (sweep / "table.md").read_text().splitlines()
     assert len(table) == 4 and "variant=l1" in table[3]
     assert (sweep / "table.csv").read_text().count("\n") == 3
+    # the real .hydra/ files give the paper's group names; no evaluation: n=0, no verdicts
+    pagan, l1 = summarize(sweep)
+    assert pagan.label == f"PAGAN ({pagan.mode})" and pagan.mode in ("width", "channel")
+    assert l1.label == "PAGAN-L1" and pagan.n == l1.n == 0
+    assert "PAGAN-L1" in collected.stdout and "- none:" in collected.stdout
 
 
 def test_collect_on_a_folder_without_jobs_is_a_clear_error(tmp_path: Path) -> None:

@@ -5,6 +5,10 @@ Each row holds the job's variant (``vae`` for ``model=vae``) and overrides, its 
 (from ``last.ckpt``; 0 when the job wrote none), the numbers of its newest ``pagan-evaluate``
 output (``<job>/eval/*/metrics.json``: IS, FID, RID, RMSE and AUG, and the feature space) and
 the last logged value of every metric in its ``csv/metrics.csv``.
+
+Beside it, ``summary.md``, ``summary.csv`` and ``summary.png``: the jobs that differ only by
+``seed`` in one group each, mean ± std of each metric over the seeds, and the verdicts on the
+paper's Table 3 orderings (see :mod:`pagan_lightning.summary`).
 """
 
 import argparse
@@ -14,7 +18,9 @@ from pathlib import Path
 
 from omegaconf import OmegaConf
 
+from pagan_lightning import summary
 from pagan_lightning.checkpoint import load_checkpoint
+from pagan_lightning.figures import summary_bars
 
 EVAL_KEYS = (  # from pagan-evaluate's metrics.json, in this order
     "is",
@@ -50,12 +56,17 @@ def row_name(job_dir: Path) -> str:
     return "vae" if choices.get("model") == "vae" else str(choices.get("variant", "?"))
 
 
-def evaluation(job_dir: Path) -> dict[str, str]:
-    """The numbers of the job's newest ``pagan-evaluate`` output (``eval/*/metrics.json``)."""
+def newest_evaluation(job_dir: Path) -> dict:
+    """The job's newest ``pagan-evaluate`` output (``eval/*/metrics.json``); ``{}`` if none."""
     found = sorted(job_dir.glob("eval/*/metrics.json"))
-    if not found:
+    return json.loads(found[-1].read_text()) if found else {}
+
+
+def evaluation(job_dir: Path) -> dict[str, str]:
+    """The numbers of the job's newest ``pagan-evaluate`` output, formatted."""
+    results = newest_evaluation(job_dir)
+    if not results:
         return {}
-    results = json.loads(found[-1].read_text())
     row = {"features": str(results["features"])}
     for key in EVAL_KEYS:
         if key in results:
@@ -63,7 +74,7 @@ def evaluation(job_dir: Path) -> dict[str, str]:
     return row
 
 
-def job_row(job_dir: Path) -> dict[str, str]:
+def job_row(job_dir: Path, sweep_dir: Path) -> dict[str, str]:
     overrides = OmegaConf.load(job_dir / ".hydra" / "overrides.yaml")
     metrics = last_values(job_dir / "csv" / "metrics.csv")
     checkpoint = job_dir / "checkpoints" / "last.ckpt"
@@ -71,7 +82,7 @@ def job_row(job_dir: Path) -> dict[str, str]:
     if checkpoint.exists():  # generator steps (global_step), not batches
         steps = str(load_checkpoint(checkpoint)["global_step"])
     row = {
-        "job": str(job_dir.name),
+        "job": str(job_dir.relative_to(sweep_dir)),
         "variant": row_name(job_dir),
         "overrides": " ".join(str(o) for o in overrides),
         "steps": steps,
@@ -82,9 +93,8 @@ def job_row(job_dir: Path) -> dict[str, str]:
     return row | {k: f"{float(v):.4g}" for k, v in sorted(metrics.items())}
 
 
-def collect(sweep_dir: Path) -> list[dict[str, str]]:
-    """Rows of every job under ``sweep_dir``, ordered by job folder; writes ``table.md`` and
-    ``table.csv`` into ``sweep_dir``."""
+def find_jobs(sweep_dir: Path) -> list[Path]:
+    """Every job folder (with ``.hydra/overrides.yaml``) under ``sweep_dir``, numbers in order."""
     jobs = sorted(
         (p.parent for p in sweep_dir.rglob(".hydra") if (p / "overrides.yaml").exists()),
         key=lambda p: [
@@ -93,16 +103,68 @@ def collect(sweep_dir: Path) -> list[dict[str, str]]:
     )
     if not jobs:
         raise FileNotFoundError(f"no Hydra job folders (with .hydra/) under {sweep_dir}")
-    rows = [job_row(job) for job in jobs]
+    return jobs
+
+
+def write_csv(path: Path, rows: list[dict[str, str]]) -> None:
     columns = list(dict.fromkeys(k for row in rows for k in row))
-    with open(sweep_dir / "table.csv", "w", newline="") as f:
+    with open(path, "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=columns)
         writer.writeheader()
         writer.writerows(rows)
+
+
+def collect(sweep_dir: Path) -> list[dict[str, str]]:
+    """Rows of every job under ``sweep_dir``, ordered by job folder; writes ``table.md`` and
+    ``table.csv`` into ``sweep_dir``."""
+    rows = [job_row(job, sweep_dir) for job in find_jobs(sweep_dir)]
+    write_csv(sweep_dir / "table.csv", rows)
+    columns = list(dict.fromkeys(k for row in rows for k in row))
     lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     lines += ["| " + " | ".join(row.get(c, "") for c in columns) + " |" for row in rows]
     (sweep_dir / "table.md").write_text("\n".join(lines) + "\n")
     return rows
+
+
+def read_job(job_dir: Path, sweep_dir: Path) -> summary.Job:
+    """A job's variant, pair mode and seed (from its ``.hydra/``) and raw evaluation numbers."""
+    overrides = [str(o) for o in OmegaConf.load(job_dir / ".hydra" / "overrides.yaml")]
+    config_yaml = job_dir / ".hydra" / "config.yaml"
+    config = OmegaConf.load(config_yaml) if config_yaml.exists() else OmegaConf.create()
+    seed = next(
+        (o.split("=", 1)[1] for o in overrides if summary.override_key(o) == "seed"),
+        OmegaConf.select(config, "seed", default=None),  # the config's, when not overridden
+    )
+    metrics = {k: v for k, v in newest_evaluation(job_dir).items() if k in summary.METRICS}
+    return summary.Job(
+        name=str(job_dir.relative_to(sweep_dir)),
+        variant=row_name(job_dir),
+        mode=OmegaConf.select(config, "model.disc_pair.mode", default=None),
+        seed=None if seed is None else str(seed),
+        overrides=summary.other_overrides(overrides),
+        metrics={k: float(v) for k, v in metrics.items() if summary.finite(v)},
+    )
+
+
+def summarize(sweep_dir: Path) -> list[summary.Group]:
+    """Groups of the jobs under ``sweep_dir`` that differ only by seed; writes ``summary.md``,
+    ``summary.csv`` and (when any job has an evaluation) ``summary.png`` into ``sweep_dir``."""
+    groups = summary.group_jobs([read_job(job, sweep_dir) for job in find_jobs(sweep_dir)])
+    write_csv(sweep_dir / "summary.csv", summary.summary_rows(groups))
+    (sweep_dir / "summary.md").write_text(summary.summary_markdown(groups))
+    if any(g.n for g in groups):
+        panels = {  # panel title -> (mean, std) per group, None where the group has no value
+            title: [(s.mean, s.std or 0.0) if (s := g.stat(metric)) else None for g in groups]
+            for metric, title in summary.FIGURE_PANELS.items()
+        }
+        aug = summary.aug_rid(groups)
+        summary_bars(
+            [f"{g.label}, n={g.n}" for g in groups],
+            panels,
+            sweep_dir / "summary.png",
+            lines={} if aug is None else {summary.FIGURE_PANELS["rid"]: ("AUG", aug)},
+        )
+    return groups
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -111,9 +173,11 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     try:
         collect(args.sweep_dir)
+        summarize(args.sweep_dir)
     except FileNotFoundError as err:
         parser.exit(2, f"error: {err}\n")
-    print((args.sweep_dir / "table.md").read_text(), end="")
+    print((args.sweep_dir / "table.md").read_text())
+    print((args.sweep_dir / "summary.md").read_text(), end="")
 
 
 if __name__ == "__main__":

@@ -49,3 +49,41 @@ def rmse_rid_scatter(points: dict[str, tuple[float, float]], path: Path, title: 
     ax.grid(alpha=0.3)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
+
+
+def summary_bars(
+    labels: list[str],
+    panels: dict[str, list[tuple[float, float] | None]],
+    path: Path,
+    lines: dict[str, tuple[str, float]] | None = None,
+) -> None:
+    """Bars of mean ± std over seeds (``pagan-collect``'s ``summary.png``): one panel per
+    metric, one bar per group (``labels``), the std as error bars.
+
+    ``panels`` maps a panel title to ``(mean, std)`` per label (``None``: no bar); ``lines``
+    maps a panel title to a ``(label, value)`` drawn as a dashed horizontal line, e.g. AUG's
+    RID (Table 2), the floor of RID that the paper's Table 3 compares PAGAN's against.
+    """
+    colors = [f"C{i % 10}" for i in range(len(labels))]
+    columns = min(3, len(panels))
+    rows = -(-len(panels) // columns)
+    width = max(2.5, 0.55 * len(labels) + 1.0)
+    fig = Figure(figsize=(width * columns, 4.5 * rows))
+    axes = fig.subplots(rows, columns, squeeze=False).flatten()
+    for ax in axes[len(panels) :]:
+        ax.set_axis_off()
+    for ax, (title, bars) in zip(axes, panels.items(), strict=False):
+        for i, bar in enumerate(bars):
+            if bar is not None:
+                ax.bar(i, bar[0], yerr=bar[1], color=colors[i], capsize=4, width=0.7)
+        if title in (lines or {}):
+            name, value = lines[title]
+            ax.axhline(value, color="k", linestyle="--", linewidth=1, label=f"{name} {value:.3g}")
+            ax.legend(fontsize=8, loc="best")
+        ax.set_xticks(range(len(labels)), labels, rotation=30, ha="right", fontsize=8)
+        ax.set_xlim(-0.6, len(labels) - 0.4)
+        ax.set_title(title, fontsize=10)
+        ax.grid(axis="y", alpha=0.3)
+    fig.suptitle("mean ± std over seeds (n: seeds per group)", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)

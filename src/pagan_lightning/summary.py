@@ -1,0 +1,231 @@
+"""Seeds of a reproduction aggregated per model, and the paper's Table 3 orderings checked.
+
+``pagan-collect`` reads every job of a sweep folder into a :class:`Job`; the jobs that differ
+only by ``seed`` form one :class:`Group` (``PAGAN (width)``, ``PAGAN-L1``, ``VAE``, ...), with
+the mean and sample standard deviation of each metric over its seeds. :func:`verdicts` checks the
+orderings of the paper's Table 3 (CIFAR10): PAGAN has a lower FID and a lower RID than both
+PAGAN-L1 and PAGAN-NOAUG (FID 32.84 < 76.73 < 111.15, RID 13.01 < 30.94 < 50.15).
+Pure functions only: the files are read and written by :mod:`pagan_lightning.collect`.
+"""
+
+import math
+import statistics
+from dataclasses import dataclass, field
+
+METRICS = {  # metric of pagan-evaluate's metrics.json -> its name in the summary
+    "fid": "FID",
+    "is": "IS",
+    "kid": "KID",
+    "rid": "RID",
+    "rmse_pixel": "RMSE/pixel",
+    "l2_image": "L2/image",
+    "aug_rid": "AUG RID",
+}
+FIGURE_PANELS = {  # metric -> its panel's title in summary.png
+    "fid": "FID (lower is better)",
+    "is": "IS (higher is better)",
+    "kid": "KID (lower is better)",
+    "rid": "RID (lower is better)",
+    "rmse_pixel": "RMSE per pixel (lower is better)",
+}
+NAMES = {  # variant (or model=vae) -> the paper's name (Tables 2-4, Appendix B.1)
+    "pagan": "PAGAN",
+    "noaug": "PAGAN-NOAUG",
+    "l1": "PAGAN-L1",
+    "wgan_gp": "WPAGAN",
+    "f_gan": "f-PAGAN",
+    "vae": "VAE",
+}
+MODES = ("width", "channel", "siamese")  # pair concatenations, in this order
+LABEL_KEYS = {"variant", "model", "model.disc_pair.mode"}  # overrides that the label shows
+
+
+@dataclass
+class Job:
+    """One Hydra job: its ``variant`` (``vae`` for ``model=vae``), pair mode (``None`` without
+    a pair discriminator), seed, the overrides other than ``seed`` and those the label shows,
+    and the numbers of its newest evaluation (empty when it has none)."""
+
+    name: str
+    variant: str
+    mode: str | None = None
+    seed: str | None = None
+    overrides: tuple[str, ...] = ()
+    metrics: dict[str, float] = field(default_factory=dict)
+
+
+def override_key(override: str) -> str:
+    """``+model.x=1`` -> ``model.x``: the config key of a Hydra override string."""
+    return override.split("=", 1)[0].lstrip("+~")
+
+
+def finite(value: object) -> bool:
+    """A number that can be averaged (not NaN, not infinite, not a string)."""
+    return isinstance(value, int | float) and math.isfinite(value)
+
+
+def other_overrides(overrides: list[str]) -> tuple[str, ...]:
+    """The overrides that may tell groups apart: all but ``seed`` and the :data:`LABEL_KEYS`."""
+    return tuple(sorted(o for o in overrides if override_key(o) not in LABEL_KEYS | {"seed"}))
+
+
+@dataclass
+class Stat:
+    """Mean and sample standard deviation (ddof=1; ``None`` with one value) of ``n`` values."""
+
+    mean: float
+    std: float | None
+    n: int
+
+    def __str__(self) -> str:
+        return f"{self.mean:.4g}" + ("" if self.std is None else f" ± {self.std:.4g}")
+
+
+def stat(values: list[float]) -> Stat | None:
+    if not values:
+        return None
+    std = statistics.stdev(values) if len(values) > 1 else None
+    return Stat(statistics.fmean(values), std, len(values))
+
+
+@dataclass
+class Group:
+    """The jobs of one model that differ only by ``seed``."""
+
+    variant: str
+    mode: str | None
+    extras: tuple[str, ...]  # the overrides that set it apart from groups of the same name
+    jobs: list[Job]
+
+    @property
+    def base(self) -> str:
+        name = NAMES.get(self.variant, self.variant)
+        return name if self.mode is None else f"{name} ({self.mode})"
+
+    @property
+    def label(self) -> str:
+        return self.base + (f" [{' '.join(self.extras)}]" if self.extras else "")
+
+    @property
+    def n(self) -> int:
+        """The number of seeds (jobs) with an evaluation."""
+        return sum(bool(job.metrics) for job in self.jobs)
+
+    @property
+    def seeds(self) -> list[str]:
+        return [str(job.seed) for job in self.jobs if job.metrics]
+
+    def stat(self, metric: str) -> Stat | None:
+        """Mean ± std of ``metric`` over the seeds that have it; ``None`` when none has it."""
+        return stat([job.metrics[metric] for job in self.jobs if metric in job.metrics])
+
+
+def _order(group: Group) -> tuple:
+    names = list(NAMES)
+    variant = names.index(group.variant) if group.variant in names else len(names)
+    mode = MODES.index(group.mode) if group.mode in MODES else len(MODES)
+    return variant, group.variant, mode, str(group.mode), group.extras
+
+
+def group_jobs(jobs: list[Job]) -> list[Group]:
+    """Jobs that differ only by ``seed`` in one group each, in the paper's order (PAGAN,
+    PAGAN-NOAUG, PAGAN-L1, WPAGAN, f-PAGAN, VAE; width before channel).
+
+    Groups of the same name (variant and pair mode) that differ by other overrides get those
+    overrides in their label, all but those that every group of that name shares, so distinct
+    groups never merge and the usual case (one sweep per model) reads ``PAGAN (width)``.
+    """
+    by_key: dict[tuple, list[Job]] = {}
+    for job in jobs:
+        by_key.setdefault((job.variant, job.mode, job.overrides), []).append(job)
+    shared: dict[tuple, set[str]] = {}  # (variant, mode) -> overrides of all its groups
+    for variant, mode, overrides in by_key:
+        common = shared.get((variant, mode))
+        shared[(variant, mode)] = set(overrides) if common is None else common & set(overrides)
+    groups = [
+        Group(v, m, tuple(o for o in overrides if o not in shared[(v, m)]), members)
+        for (v, m, overrides), members in by_key.items()
+    ]
+    return sorted(groups, key=_order)
+
+
+def compare(a: Stat, b: Stat) -> str:
+    """The verdict on "``a`` is lower than ``b``", from each side's mean ± sample std over seeds:
+
+    - ``holds`` when ``mean_a + std_a < mean_b - std_b`` (the spreads do not overlap, a below),
+    - ``reversed`` when ``mean_b + std_b < mean_a - std_a`` (the spreads do not overlap, b below),
+    - ``within the spread`` otherwise (the intervals mean ± std overlap),
+    - ``one seed: no spread`` when either side has fewer than 2 seeds (no std to judge by).
+    """
+    if a.std is None or b.std is None:
+        return "one seed: no spread"
+    if a.mean + a.std < b.mean - b.std:
+        return "holds"
+    if b.mean + b.std < a.mean - a.std:
+        return "reversed"
+    return "within the spread"
+
+
+def verdicts(groups: list[Group]) -> list[str]:
+    """One line per ordering of the paper's Table 3 that our groups can check, for each pair
+    mode ``m`` of PAGAN: ``PAGAN (m)`` has a lower FID and a lower RID than ``PAGAN-L1`` and
+    than ``PAGAN-NOAUG (m)``. Each line gives the :func:`compare` verdict and both means ± stds;
+    a line needs both groups (with the same extra overrides) and at least one seed on each side.
+    """
+    lookup = {(g.variant, g.mode, g.extras): g for g in groups}
+    lines = []
+    for pagan in (g for g in groups if g.variant == "pagan"):
+        rivals = [
+            lookup.get(("l1", None, pagan.extras)),
+            lookup.get(("noaug", pagan.mode, pagan.extras)),
+        ]
+        for metric in ("fid", "rid"):
+            for rival in (r for r in rivals if r is not None):
+                a, b = pagan.stat(metric), rival.stat(metric)
+                if a is None or b is None:
+                    continue
+                lines.append(
+                    f"- {METRICS[metric]}: {pagan.label} < {rival.label}: {compare(a, b)} "
+                    f"({pagan.label} {a}, n={a.n}; {rival.label} {b}, n={b.n})"
+                )
+    return lines
+
+
+def summary_rows(groups: list[Group]) -> list[dict[str, str]]:
+    """``summary.csv``: a row per group, ``<metric>_mean`` and ``<metric>_std`` per metric
+    (empty when the group has no value; the std is empty with one seed)."""
+    rows = []
+    for g in groups:
+        row = {"group": g.label, "n": str(g.n), "seeds": " ".join(g.seeds)}
+        for metric in METRICS:
+            s = g.stat(metric)
+            row[f"{metric}_mean"] = "" if s is None else repr(s.mean)
+            row[f"{metric}_std"] = "" if s is None or s.std is None else repr(s.std)
+        rows.append(row)
+    return rows
+
+
+def summary_markdown(groups: list[Group]) -> str:
+    """``summary.md``: a table of mean ± std per group and metric, then the Table 3 verdicts."""
+    columns = ["group", "n", "seeds", *METRICS.values()]
+    lines = [
+        "## Mean ± sample std (ddof=1) over seeds",
+        "",
+        "n: the seeds with an evaluation. RMSE/pixel: per pixel; L2/image: per image.",
+        "",
+        "| " + " | ".join(columns) + " |",
+        "|" + "---|" * len(columns),
+    ]
+    for g in groups:
+        cells = [g.label, str(g.n), " ".join(g.seeds)]
+        cells += [str(s) if (s := g.stat(m)) is not None else "" for m in METRICS]
+        lines.append("| " + " | ".join(cells) + " |")
+    checks = verdicts(groups) or ["- none: needs PAGAN and PAGAN-L1 or PAGAN-NOAUG, evaluated"]
+    lines += ["", "## Table 3 orderings (lower is better; holds: a + std < b - std)", "", *checks]
+    return "\n".join(lines) + "\n"
+
+
+def aug_rid(groups: list[Group]) -> float | None:
+    """AUG's RID (the augmentation alone, Table 2), the mean over every evaluated job."""
+    values = [job.metrics["aug_rid"] for g in groups for job in g.jobs if "aug_rid" in job.metrics]
+    return statistics.fmean(values) if values else None

@@ -1,0 +1,224 @@
+"""``pagan-collect``'s summary over seeds: groups, mean ± std, the paper's Table 3 orderings
+(PAGAN below PAGAN-L1 and PAGAN-NOAUG in FID and RID) and the bar figure, on job folders in
+Hydra's real layout (``.hydra/{overrides,hydra,config}.yaml``, ``eval/<stamp>/metrics.json``)."""
+
+import csv
+import itertools
+import json
+import statistics
+from pathlib import Path
+
+import pytest
+from omegaconf import OmegaConf
+from PIL import Image
+
+from pagan_lightning.collect import main, summarize
+from pagan_lightning.summary import Group, Job, Stat, compare, stat
+
+PAIR = {"_target_": "pagan_lightning.nets.PairDiscriminator", "ch": 16}
+
+
+def write_job(
+    job: Path,
+    overrides: list[str],
+    metrics: dict[str, float] | None = None,
+    model: str = "pagan",
+) -> None:
+    """A job folder as ``pagan-train`` (+ ``pagan-evaluate``) writes it: the variant and pair
+    mode come from ``overrides`` as Hydra would compose them."""
+    values = dict(o.split("=", 1) for o in overrides)
+    variant = values.get("variant", "pagan")
+    config: dict = {"seed": int(values.get("seed", 42)), "model": {}}
+    if model == "pagan":  # the vae has no disc_pair; l1 sets it to null
+        mode = values.get("model.disc_pair.mode", "width")
+        config["model"]["disc_pair"] = None if variant == "l1" else PAIR | {"mode": mode}
+    hydra = {"hydra": {"runtime": {"choices": {"model": model, "variant": variant}}}}
+    (job / ".hydra").mkdir(parents=True)
+    OmegaConf.save(OmegaConf.create(overrides), job / ".hydra" / "overrides.yaml")
+    OmegaConf.save(hydra, job / ".hydra" / "hydra.yaml")
+    OmegaConf.save(config, job / ".hydra" / "config.yaml")
+    if metrics is not None:
+        (job / "eval" / "2024-01-01_00-00-00").mkdir(parents=True)
+        results = {"features": "classifier", "rid_std": 0.1, "is_std": 0.01} | metrics
+        (job / "eval" / "2024-01-01_00-00-00" / "metrics.json").write_text(json.dumps(results))
+
+
+def fake_metrics(variant: str, mode: str | None, seed: int) -> dict[str, float]:
+    """Distinct numbers per model and seed, as ``pagan-evaluate`` writes them."""
+    base = {"pagan": 30.0, "noaug": 100.0, "l1": 70.0, "vae": 150.0}[variant]
+    base += 5.0 if mode == "channel" else 0.0
+    return {
+        "fid": base + 1.5 * seed,
+        "is": 6.0 - 0.1 * seed,
+        "kid": base / 1000 + 0.001 * seed,
+        "rid": base / 3 + seed**2,
+        "rmse_pixel": 0.2 + 0.01 * seed,
+        "l2_image": 8.0 + 0.3 * seed,
+        "aug_rid": 1.5 + 0.01 * seed,
+    }
+
+
+@pytest.fixture
+def reproduction(tmp_path: Path) -> Path:
+    """``outputs/reproduce/quick/<stamp>``: a multirun of PAGAN and PAGAN-NOAUG x width and
+    channel x 3 seeds, one of PAGAN-L1 x 3 seeds and 3 single VAE runs."""
+    root = tmp_path / "stamp"
+    common = ["experiment=table3_quick"]
+    sweep = itertools.product(["pagan", "noaug"], ["width", "channel"], [1, 2, 3])
+    for i, (variant, mode, seed) in enumerate(sweep):
+        overrides = [*common, f"variant={variant}", f"model.disc_pair.mode={mode}", f"seed={seed}"]
+        write_job(root / "pairs" / str(i), overrides, fake_metrics(variant, mode, seed))
+    for i, seed in enumerate([1, 2, 3]):
+        overrides = [*common, "variant=l1", f"seed={seed}"]
+        write_job(root / "l1" / str(i), overrides, fake_metrics("l1", None, seed))
+    for seed in [1, 2, 3]:
+        overrides = ["experiment=vae_quick", f"seed={seed}"]
+        write_job(root / f"vae_{seed}", overrides, fake_metrics("vae", None, seed), model="vae")
+    return root
+
+
+def test_jobs_that_differ_only_by_seed_form_one_group(reproduction: Path) -> None:
+    groups = summarize(reproduction)
+    assert [g.label for g in groups] == [
+        "PAGAN (width)",
+        "PAGAN (channel)",
+        "PAGAN-NOAUG (width)",
+        "PAGAN-NOAUG (channel)",
+        "PAGAN-L1",
+        "VAE",
+    ]
+    assert all(g.n == 3 and g.seeds == ["1", "2", "3"] for g in groups)
+
+
+def test_groups_with_other_differing_overrides_stay_apart(tmp_path: Path) -> None:
+    for i, (lr, seed) in enumerate(itertools.product(["1e-4", "2e-4"], [1, 2])):
+        overrides = ["experiment=table3_quick", f"model.optimizer_g.lr={lr}", f"seed={seed}"]
+        write_job(tmp_path / str(i), overrides, fake_metrics("pagan", "width", seed))
+    write_job(tmp_path / "l1", ["experiment=table3_quick", "variant=l1"])  # not evaluated
+    groups = summarize(tmp_path)
+    assert [(g.label, g.n) for g in groups] == [
+        ("PAGAN (width) [model.optimizer_g.lr=1e-4]", 2),
+        ("PAGAN (width) [model.optimizer_g.lr=2e-4]", 2),
+        ("PAGAN-L1", 0),  # the shared experiment=... is not in any label
+    ]
+    assert groups[2].seeds == [] and groups[2].stat("fid") is None
+
+
+def test_mean_and_sample_std_over_seeds(reproduction: Path) -> None:
+    summarize(reproduction)
+    with open(reproduction / "summary.csv", newline="") as f:
+        rows = {row["group"]: row for row in csv.DictReader(f)}
+    md = (reproduction / "summary.md").read_text()
+    for label, variant, mode in [("PAGAN (channel)", "pagan", "channel"), ("VAE", "vae", None)]:
+        inputs = [fake_metrics(variant, mode, seed) for seed in (1, 2, 3)]
+        row = rows[label]
+        assert row["n"] == "3" and row["seeds"] == "1 2 3"
+        cells = [label, "3", "1 2 3"]
+        for metric in ("fid", "is", "kid", "rid", "rmse_pixel", "l2_image", "aug_rid"):
+            values = [m[metric] for m in inputs]
+            mean, std = statistics.fmean(values), statistics.stdev(values)  # ddof=1
+            assert float(row[f"{metric}_mean"]) == pytest.approx(mean)
+            assert float(row[f"{metric}_std"]) == pytest.approx(std)
+            cells.append(f"{mean:.4g} ± {std:.4g}")
+        assert "| " + " | ".join(cells) + " |" in md
+
+
+def test_one_seed_has_a_mean_and_no_std(tmp_path: Path) -> None:
+    write_job(tmp_path / "0", ["seed=7"], fake_metrics("pagan", "width", 7))
+    write_job(tmp_path / "1", ["seed=8"])  # trained, never evaluated: not counted
+    (group,) = summarize(tmp_path)
+    assert group.n == 1 and group.seeds == ["7"]
+    assert group.stat("fid") == Stat(fake_metrics("pagan", "width", 7)["fid"], None, 1)
+    with open(tmp_path / "summary.csv", newline="") as f:
+        (row,) = csv.DictReader(f)
+    assert row["fid_std"] == "" and float(row["fid_mean"]) == 30.0 + 1.5 * 7
+
+
+@pytest.mark.parametrize(
+    ("pagan", "rival", "verdict"),
+    [
+        ([10.0, 11.0, 12.0], [20.0, 21.0, 22.0], "holds"),
+        ([20.0, 21.0, 22.0], [10.0, 11.0, 12.0], "reversed"),
+        ([10.0, 12.0, 14.0], [13.0, 15.0, 17.0], "within the spread"),
+        ([10.0], [20.0, 21.0], "one seed: no spread"),
+        ([10.0, 11.0], [20.0], "one seed: no spread"),
+    ],
+)
+def test_table3_verdicts(pagan: list[float], rival: list[float], verdict: str, tmp_path) -> None:
+    a, b = stat(pagan), stat(rival)
+    assert compare(a, b) == verdict
+    if a.std is not None and b.std is not None:  # the rule, from the inputs
+        lower = a.mean + a.std < b.mean - b.std
+        higher = b.mean + b.std < a.mean - a.std
+        assert verdict == ("holds" if lower else "reversed" if higher else "within the spread")
+    # the same verdicts in summary.md, for PAGAN against PAGAN-L1 and PAGAN-NOAUG (width)
+    for variant, values in (("pagan", pagan), ("noaug", rival), ("l1", rival)):
+        for seed, value in enumerate(values):
+            metrics = {"fid": value, "rid": value / 2}
+            write_job(
+                tmp_path / variant / str(seed), [f"variant={variant}", f"seed={seed}"], metrics
+            )
+    summarize(tmp_path)
+    md = (tmp_path / "summary.md").read_text()
+    rid_a, rid_b = stat([v / 2 for v in pagan]), stat([v / 2 for v in rival])
+    for rival_label in ("PAGAN-L1", "PAGAN-NOAUG (width)"):
+        for name, x, y in (("FID", a, b), ("RID", rid_a, rid_b)):
+            line = (
+                f"- {name}: PAGAN (width) < {rival_label}: {verdict} "
+                f"(PAGAN (width) {x}, n={x.n}; {rival_label} {y}, n={y.n})"
+            )
+            assert line in md.splitlines()
+
+
+def test_verdicts_need_both_groups_evaluated(reproduction: Path, tmp_path: Path) -> None:
+    for job in (reproduction / "l1").iterdir():  # PAGAN-L1 trained but not evaluated
+        for f in (job / "eval").rglob("*.json"):
+            f.unlink()
+    summarize(reproduction)
+    checks = (reproduction / "summary.md").read_text().split("## Table 3 orderings")[1]
+    lines = [line for line in checks.splitlines() if line.startswith("- ")]
+    assert len(lines) == 4 and not any("PAGAN-L1" in line for line in lines)
+    for mode in ("width", "channel"):  # pagan (30 + 1.5 seed) is far below noaug (100 + ...)
+        assert f"- FID: PAGAN ({mode}) < PAGAN-NOAUG ({mode}): holds" in checks
+        assert f"- RID: PAGAN ({mode}) < PAGAN-NOAUG ({mode}): holds" in checks
+    only_vae = tmp_path / "vae"
+    write_job(only_vae / "0", ["seed=1"], fake_metrics("vae", None, 1), model="vae")
+    assert summarize(only_vae)[0].label == "VAE"
+    assert "- none:" in (only_vae / "summary.md").read_text()
+
+
+def test_summary_figure(reproduction: Path) -> None:
+    summarize(reproduction)
+    width, height = Image.open(reproduction / "summary.png").size
+    assert width > height > 500  # five panels, three a row
+    unevaluated = reproduction / "pairs" / "0" / "again"  # no evaluation anywhere: no figure
+    write_job(unevaluated / "0", ["seed=1"])
+    summarize(unevaluated)
+    assert (unevaluated / "summary.md").exists() and not (unevaluated / "summary.png").exists()
+
+
+def test_pagan_collect_prints_the_table_then_the_summary(
+    reproduction: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    main([str(reproduction)])
+    out = capsys.readouterr().out
+    for name in ("table.md", "table.csv", "summary.md", "summary.csv", "summary.png"):
+        assert (reproduction / name).exists(), name
+    table, summary = (
+        (reproduction / "table.md").read_text(),
+        (reproduction / "summary.md").read_text(),
+    )
+    assert out == table + "\n" + summary
+    assert table.count("\n") == 2 + 12 + 3 + 3  # header, separator, a row per job
+    assert "- FID: PAGAN (width) < PAGAN-L1: holds" in summary
+    assert "- RID: PAGAN (channel) < PAGAN-L1: holds" in summary
+
+
+def test_group_labels_follow_the_paper() -> None:
+    def group(variant: str, mode: str | None, extras: tuple[str, ...] = ()) -> str:
+        return Group(variant, mode, extras, [Job("0", variant, mode)]).label
+
+    assert group("pagan", "width") == "PAGAN (width)"
+    assert group("noaug", "channel") == "PAGAN-NOAUG (channel)"
+    assert group("l1", None) == "PAGAN-L1" and group("vae", None) == "VAE"
+    assert group("wgan_gp", "channel", ("f=kl",)) == "WPAGAN (channel) [f=kl]"
