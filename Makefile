@@ -10,7 +10,8 @@ EVAL_ARGS ?=
 REPRO := outputs/reproduce
 
 .PHONY: install data train test lint bench table3-quick collect clean classifier \
-	reproduce-quick reproduce-table1 reproduce-table2 reproduce-table3 reproduce-table4
+	reproduce-quick quick-width quick-channel quick-l1 quick-vae quick-paper_encoder \
+	reproduce-table1 reproduce-table2 reproduce-table3 reproduce-table4
 
 $(BIN)/pagan-train: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -48,9 +49,10 @@ table3-quick: install data
 	$(BIN)/pagan-train -m experiment=table3_quick hydra.sweep.dir=$(STAMP_DIR) $(ARGS)
 	$(BIN)/pagan-collect $(STAMP_DIR)
 
-# pagan-evaluate every job's last.ckpt under $(1) with metrics=$(2), then one table in $(1)
+# pagan-evaluate every job's last.ckpt under $(1) (at any depth) with metrics=$(2), then one
+# table and the seed summary (mean +- std, the paper's orderings, summary.png) in $(1)
 define evaluate_and_collect
-	for ckpt in $(1)/*/checkpoints/last.ckpt; do \
+	for ckpt in $$(find $(1) -path '*/checkpoints/last.ckpt' | sort); do \
 	  $(BIN)/pagan-evaluate ckpt_path=$$ckpt metrics=$(2) \
 	    hydra.run.dir=$$(dirname $$(dirname $$ckpt))/eval/$(STAMP) $(EVAL_ARGS) || exit 1; \
 	done
@@ -64,13 +66,35 @@ classifiers/FashionMNIST.pt:
 
 classifier: classifiers/FashionMNIST.pt
 
-# CPU, Fashion-MNIST: PAGAN, PAGAN-L1, PAGAN-NOAUG and the VAE (1,500 steps each), each
-# evaluated (IS, FID, KID, RID, RMSE, AUG in the classifier's features), one table.
+# CPU, Fashion-MNIST, 3 seeds each: PAGAN and PAGAN-NOAUG with width- and channel-wise pairs,
+# PAGAN-L1 and the VAE ($(QUICK_STEPS) generator steps a job), each evaluated (IS, FID, KID,
+# RID, RMSE, AUG in the classifier's features); one table, summary.md/png with mean +- std and
+# the paper's Table 3 orderings. Four sweeps (QUICK_SWEEPS; add paper_encoder for PAGAN with
+# the paper's encoder); `make -j2 reproduce-quick QUICK_THREADS=1` trains two at a time, one
+# thread each. SEEDS=1 QUICK_STEPS=200 for a smoke run.
+QUICK_STEPS ?= 1000
+SEEDS ?= 1,2,3
+QUICK ?= $(REPRO)/quick/$(STAMP)
+QUICK_SWEEPS ?= width channel l1 vae
+QUICK_THREADS ?=
+comma := ,
+# $(call quick_sweep,<folder>,<overrides>): one multirun over the seeds into $(QUICK)/<folder>
+quick_sweep = $(if $(QUICK_THREADS),OMP_NUM_THREADS=$(QUICK_THREADS)) $(BIN)/pagan-train -m $(2) \
+	trainer.max_steps=$(QUICK_STEPS) seed=$(SEEDS) hydra.sweep.dir=$(QUICK)/$(1) $(ARGS)
+
+quick-width quick-channel: quick-%:
+	$(call quick_sweep,$*,experiment=table3_quick variant=pagan$(comma)noaug model.disc_pair.mode=$*)
+quick-l1:
+	$(call quick_sweep,l1,experiment=table3_quick variant=l1)
+quick-vae:
+	$(call quick_sweep,vae,experiment=vae_quick)
+quick-paper_encoder:
+	$(call quick_sweep,paper_encoder,experiment=table3_quick variant=pagan model/encoder=paper \
+	  model.disc_pair.mode=channel)
+
 reproduce-quick: install data classifiers/FashionMNIST.pt
-	$(BIN)/pagan-train -m experiment=table3_quick hydra.sweep.dir=$(REPRO)/quick/$(STAMP) $(ARGS)
-	$(BIN)/pagan-train experiment=vae_quick trainer.max_steps=1500 \
-	  hydra.run.dir=$(REPRO)/quick/$(STAMP)/vae $(ARGS)
-	$(call evaluate_and_collect,$(REPRO)/quick/$(STAMP),quick)
+	$(MAKE) QUICK=$(QUICK) $(addprefix quick-,$(QUICK_SWEEPS))
+	$(call evaluate_and_collect,$(QUICK),quick)
 
 # Paper scale (GPU, CIFAR10, 100k generator steps a job; Inception features, 50,000 samples).
 # Offline: EVAL_ARGS="metrics.inception_weights=/path/weights-inception-2015-12-05-6726825d.pth"
@@ -80,7 +104,7 @@ reproduce-table1: install  # Table 1: IS and FID of PAGAN
 
 reproduce-table2: install  # Table 2: RID and RMSE of PAGAN, the VAE and AUG
 	$(BIN)/pagan-train experiment=cifar10 hydra.run.dir=$(REPRO)/table2/$(STAMP)/pagan $(ARGS)
-	$(BIN)/pagan-train experiment=cifar10 model=vae \
+	$(BIN)/pagan-train experiment=cifar10_vae \
 	  hydra.run.dir=$(REPRO)/table2/$(STAMP)/vae $(ARGS)
 	$(call evaluate_and_collect,$(REPRO)/table2/$(STAMP),default)
 
