@@ -14,7 +14,14 @@ from pagan_lightning.checkpoint import load_checkpoint
 from pagan_lightning.collect import collect
 from pagan_lightning.evaluate import results_table
 from pagan_lightning.metrics import Classifier, save_classifier
-from tests.conftest import console_script, run_cli, synthetic_training, write_mnist_like
+from pagan_lightning.probe import checkpoint_pair_match
+from tests.conftest import (
+    blob_images,
+    console_script,
+    run_cli,
+    synthetic_training,
+    write_mnist_like,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -143,3 +150,12 @@ def test_fidelity_callback_logs_metrics_keeps_the_best_and_leaves_training_alone
         for name in ("plain", "fidelity")
     ]
     assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
+
+
+def test_probe_reads_a_trained_pair_discriminator(tiny_run: dict[str, Path]) -> None:
+    """``python -m pagan_lightning.probe --ckpt``: the checkpoint's own D_xx and augmenter,
+    two fractions of the test images."""
+    test = torch.from_numpy(blob_images(40, 32, seed=3)).float().div(127.5).sub(1).unsqueeze(1)
+    read = checkpoint_pair_match(str(tiny_run["ckpt"]), test, batch_size=16)
+    assert set(read) == {"pair_match", "real_over_rec"}
+    assert all(0.0 <= v <= 1.0 for v in read.values())

@@ -12,8 +12,10 @@ marginals of x and of y, so a discriminator whose logit is a(x) + b(y) is at cha
 expectation, however long it trains; a discriminator that compares the halves is not.
 
 ``python -m pagan_lightning.probe`` runs it for every pair mode on real Fashion-MNIST and
-prints a table. During training, PAGAN logs :func:`pair_match` of its own D_xx on the
-validation batches as ``val/pair_match``.
+prints a table; ``--ckpt <files>`` reads instead the D_xx of trained Fashion-MNIST models:
+:func:`pair_match` and how often D_xx ranks (x, a(x)) above (x, G(mu(x))), on test images.
+During training, PAGAN logs :func:`pair_match` of its own D_xx on the validation batches as
+``val/pair_match``.
 """
 
 import argparse
@@ -82,6 +84,27 @@ def train_pair_probe(
     return pair_accuracy(disc, test, augment)
 
 
+@torch.no_grad()
+def checkpoint_pair_match(path: str, test: Tensor, batch_size: int = 250) -> dict[str, float]:
+    """:func:`pair_match` of a trained PAGAN's own D_xx with its own augmenter on ``test``, and
+    ``real_over_rec``: how often it ranks (x, a(x)) above the fake pair (x, G(mu(x)))."""
+    from pagan_lightning.checkpoint import load_module
+
+    model = load_module(path).eval()
+    if getattr(model, "disc_pair", None) is None:
+        raise ValueError(f"{path}: the model has no pair discriminator")
+    disc, augment = model.disc_pair, model.augmenter
+    match, over_rec = [], []
+    for x in test.split(batch_size):
+        real = disc(x, augment(x))
+        match.append(pair_match(disc, x, augment))
+        over_rec.append((real > disc(x, model.reconstruct(x))).float().mean())
+    return {
+        "pair_match": float(torch.stack(match).mean()),
+        "real_over_rec": float(torch.stack(over_rec).mean()),
+    }
+
+
 def fashion_mnist_images(n_train: int, n_test: int, system_dir: str, data_dir: str) -> tuple:
     """``n_train`` training and ``n_test`` test images of real Fashion-MNIST, 32x32 in [-1, 1]."""
     from pagan_lightning.data import FashionMNISTDataModule, first_images
@@ -106,8 +129,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--n-test", type=int, default=2000)
     parser.add_argument("--system-dir", default="/usr/share/datasets/fashion-mnist")
     parser.add_argument("--data-dir", default="data")
+    parser.add_argument("--ckpt", nargs="+", help="trained Fashion-MNIST PAGAN checkpoints")
     args = parser.parse_args(argv)
-    train, test = fashion_mnist_images(args.n_train, args.n_test, args.system_dir, args.data_dir)
+    n_train = 1 if args.ckpt else args.n_train
+    train, test = fashion_mnist_images(n_train, args.n_test, args.system_dir, args.data_dir)
+    if args.ckpt:
+        print("| checkpoint | pair_match | real_over_rec |\n|---|---|---|")
+        for path in args.ckpt:
+            torch.manual_seed(0)
+            read = checkpoint_pair_match(path, test)
+            print(f"| {path} | {read['pair_match']:.3f} | {read['real_over_rec']:.3f} |")
+        return
     augment = ReflectPadCrop(0.1)
     print("| mode | ch | steps | seed | held-out accuracy | seconds |\n|---|---|---|---|---|---|")
     for mode in args.modes:
