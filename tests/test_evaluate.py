@@ -10,11 +10,12 @@ import torch
 from nbclient import NotebookClient
 from PIL import Image
 
-from pagan_lightning.checkpoint import load_checkpoint
+from pagan_lightning.checkpoint import load_checkpoint, load_module
 from pagan_lightning.collect import collect
 from pagan_lightning.evaluate import results_table
 from pagan_lightning.metrics import Classifier, save_classifier
-from pagan_lightning.probe import checkpoint_pair_match
+from pagan_lightning.nets.pair import pair_match
+from pagan_lightning.probe import read_pair_discriminator
 from tests.conftest import (
     blob_images,
     console_script,
@@ -153,9 +154,14 @@ def test_fidelity_callback_logs_metrics_keeps_the_best_and_leaves_training_alone
 
 
 def test_probe_reads_a_trained_pair_discriminator(tiny_run: dict[str, Path]) -> None:
-    """``python -m pagan_lightning.probe --ckpt``: the checkpoint's own D_xx and augmenter,
-    two fractions of the test images."""
+    """``python -m pagan_lightning.probe --ckpt``: pair_match of the checkpoint's own D_xx and
+    augmenter, the same as computed directly, and reading it changes nothing."""
     test = torch.from_numpy(blob_images(40, 32, seed=3)).float().div(127.5).sub(1).unsqueeze(1)
-    read = checkpoint_pair_match(str(tiny_run["ckpt"]), test, batch_size=16)
-    assert set(read) == {"pair_match", "real_over_rec"}
-    assert all(0.0 <= v <= 1.0 for v in read.values())
+    model = load_module(tiny_run["ckpt"]).eval()
+    reads = []
+    for _ in range(2):
+        torch.manual_seed(0)
+        reads.append(read_pair_discriminator(model, test, batch_size=40))
+    assert reads[0] == reads[1] and set(reads[0]) == {"pair_match", "real_over_rec"}
+    torch.manual_seed(0)
+    assert reads[0]["pair_match"] == pair_match(model.disc_pair, test, model.augmenter).item()

@@ -20,7 +20,10 @@ class Flip(Augmenter):
 
 
 def loader(n: int = 64, batch: int = 8) -> DataLoader:
-    return DataLoader(TensorDataset(torch.rand(n, 1, 32, 32) * 2 - 1), batch_size=batch)
+    """Random images; the loader has its own generator, so that starting an iteration (as
+    every validation does) does not draw from the global one."""
+    images = TensorDataset(torch.rand(n, 1, 32, 32) * 2 - 1)
+    return DataLoader(images, batch_size=batch, generator=torch.Generator().manual_seed(0))
 
 
 def fit(model: PAGAN, steps: int, tmp_path: Path, **kwargs) -> pl.Trainer:
@@ -58,6 +61,23 @@ def test_every_pair_mode_trains(mode: str, tmp_path: Path) -> None:
     logged = trainer.callback_metrics
     assert {"train/d_pair", "val/pair_match"} <= set(logged)
     assert all(torch.isfinite(v).all() for v in logged.values())
+    assert 0.0 <= logged["val/pair_match"] <= 1.0
+
+
+def test_validation_leaves_the_training_random_stream_alone(tmp_path: Path) -> None:
+    """val/pair_match draws augmentations; with validation after every step, training ends
+    with the same weights, bit for bit, as without any validation."""
+    weights = []
+    for val_batches in (0, 1):
+        torch.manual_seed(0)
+        model = instantiate_model(compose_train(TINY, tmp_path))
+        trainer = quiet_trainer(
+            tmp_path, max_steps=3, limit_val_batches=val_batches, val_check_interval=1
+        )
+        trainer.fit(model, loader(), loader(16))
+        weights.append([p.detach().clone() for p in model.parameters()])
+    assert trainer.callback_metrics["val/pair_match"] >= 0  # validation did run
+    assert all(torch.equal(a, b) for a, b in zip(*weights, strict=True))
 
 
 def test_one_step_updates_every_network(tiny_model: PAGAN, tmp_path: Path) -> None:

@@ -16,7 +16,8 @@ from torch import nn
 from pagan_lightning.augment import ReflectPadCrop
 from pagan_lightning.nets import PAIR_MODES, PairDiscriminator
 from pagan_lightning.nets.discriminator import DiscriminatorBody, linear_head
-from pagan_lightning.probe import fashion_mnist_images, mismatched, pair_match, train_pair_probe
+from pagan_lightning.nets.pair import mismatched, pair_match
+from pagan_lightning.probe import fashion_mnist_images, train_pair_probe
 from tests.conftest import blob_images
 
 BAR, CHANCE_BAR = 0.8, 0.6
@@ -58,9 +59,13 @@ def test_pair_match_reads_whether_a_discriminator_compares_the_halves() -> None:
     def additive(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
         return a.flatten(1).mean(1) + b.flatten(1).mean(1)
 
+    def blind(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        return torch.zeros(len(a))
+
     identity = nn.Identity()
     assert pair_match(compares, x, identity) == 1.0
     assert pair_match(additive, x, identity) == pytest.approx(0.5, abs=0.1)
+    assert pair_match(blind, x, identity) == 0.5  # ties count one half
 
 
 @pytest.mark.parametrize("mode", PAIR_MODES)

@@ -18,7 +18,7 @@ from pagan_lightning.checkpoint import ExactResume
 from pagan_lightning.errors import NonFiniteLossError
 from pagan_lightning.inference import LatentVariableModel
 from pagan_lightning.nets.encoder import Encoder
-from pagan_lightning.probe import pair_match
+from pagan_lightning.nets.pair import pair_match
 
 
 def _uncounted(optimizer: Any, trainer: pl.Trainer) -> None:
@@ -261,16 +261,18 @@ class PAGAN(ExactResume, LatentVariableModel, pl.LightningModule):
         """``val/rec_mse``: per-pixel squared error of G(mu(x)) against x, pixels in [-1, 1].
 
         ``val/pair_match``: how often D_xx ranks the real pair (x, a(x)) above a mismatched one
-        (x, a(x')) (:func:`~pagan_lightning.probe.pair_match`); near 0.5, D_xx judges y alone
-        and the pair game of eq. (11) carries no information about x. The augmentations are
-        drawn from a generator seeded by ``batch_idx``, outside the training's random stream.
+        (x, a(x')) (:func:`~pagan_lightning.nets.pair.pair_match`); near 0.5, D_xx judges y
+        alone and the pair game of eq. (11) carries no information about x. The augmentations
+        are drawn after seeding the global generators with ``batch_idx`` inside
+        ``torch.random.fork_rng``, which restores them: the training's random stream is the
+        same with and without validation.
         """
         x = batch[0] if isinstance(batch, list | tuple) else batch
         x_rec = self.generator(self.encoder(x)[0])
         self.log("val/rec_mse", F.mse_loss(x_rec, x), prog_bar=True, sync_dist=True)
         if self.disc_pair is not None:
-            devices = [x.device] if x.device.type == "cuda" else []
-            with torch.random.fork_rng(devices=devices):
+            devices = [] if x.device.type == "cpu" else [x.device]
+            with torch.random.fork_rng(devices=devices, device_type=x.device.type):
                 torch.manual_seed(batch_idx)
                 match = pair_match(self.disc_pair, x, self.augmenter)
             self.log("val/pair_match", match, sync_dist=True)

@@ -13,8 +13,9 @@ expectation, however long it trains; a discriminator that compares the halves is
 
 ``python -m pagan_lightning.probe`` runs it for every pair mode on real Fashion-MNIST and
 prints a table; ``--ckpt <files>`` reads instead the D_xx of trained Fashion-MNIST models:
-:func:`pair_match` and how often D_xx ranks (x, a(x)) above (x, G(mu(x))), on test images.
-During training, PAGAN logs :func:`pair_match` of its own D_xx on the validation batches as
+:func:`~pagan_lightning.nets.pair.pair_match` and how often D_xx ranks (x, a(x)) above
+(x, G(mu(x))), on test images.
+During training, PAGAN logs ``pair_match`` of its own D_xx on the validation batches as
 ``val/pair_match``.
 """
 
@@ -25,23 +26,10 @@ from collections.abc import Callable
 import torch
 from torch import Tensor, nn
 
+from pagan_lightning.nets.pair import mismatched, pair_match
 from pagan_lightning.objectives import NonSaturatingGAN
 
 Augment = Callable[[Tensor], Tensor]
-
-
-def mismatched(x: Tensor) -> Tensor:
-    """x' for every x: the batch shifted by one, so that each image is paired with another."""
-    return x.roll(1, dims=0)
-
-
-@torch.no_grad()
-def pair_match(disc: nn.Module, x: Tensor, augment: Augment) -> Tensor:
-    """P(D_xx(x, a(x)) > D_xx(x, a(x'))) on the batch ``x``: how often ``disc`` ranks the real
-    pair above a mismatched one. Threshold-free, so it also reads a discriminator trained in the
-    game (against (x, G(E(x))), not against mismatched pairs): 0.5 means it does not see the
-    pair and the reconstruction game gives G and E no signal about x."""
-    return (disc(x, augment(x)) > disc(x, augment(mismatched(x)))).float().mean()
 
 
 @torch.no_grad()
@@ -85,20 +73,17 @@ def train_pair_probe(
 
 
 @torch.no_grad()
-def checkpoint_pair_match(path: str, test: Tensor, batch_size: int = 250) -> dict[str, float]:
+def read_pair_discriminator(model: nn.Module, test: Tensor, batch_size: int = 250) -> dict:
     """:func:`pair_match` of a trained PAGAN's own D_xx with its own augmenter on ``test``, and
-    ``real_over_rec``: how often it ranks (x, a(x)) above the fake pair (x, G(mu(x)))."""
-    from pagan_lightning.checkpoint import load_module
-
-    model = load_module(path).eval()
+    ``real_over_rec``: how often it ranks (x, a(x)) above (x, G(mu(x))) (the posterior mean,
+    not the game's G(z_hat)). ``model`` in eval mode."""
     if getattr(model, "disc_pair", None) is None:
-        raise ValueError(f"{path}: the model has no pair discriminator")
+        raise ValueError("the model has no pair discriminator")
     disc, augment = model.disc_pair, model.augmenter
     match, over_rec = [], []
     for x in test.split(batch_size):
-        real = disc(x, augment(x))
         match.append(pair_match(disc, x, augment))
-        over_rec.append((real > disc(x, model.reconstruct(x))).float().mean())
+        over_rec.append((disc(x, augment(x)) > disc(x, model.reconstruct(x))).float().mean())
     return {
         "pair_match": float(torch.stack(match).mean()),
         "real_over_rec": float(torch.stack(over_rec).mean()),
@@ -111,7 +96,7 @@ def fashion_mnist_images(n_train: int, n_test: int, system_dir: str, data_dir: s
 
     dm = FashionMNISTDataModule(data_dir=data_dir, system_dir=system_dir, download=False)
     dm.setup("fit")
-    train = first_images(dm.train_set, n_train)
+    train = first_images(dm.train_set, n_train) if n_train else torch.empty(0, 1, 32, 32)
     return train, first_images(dm.test_set, n_test)
 
 
@@ -131,13 +116,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--data-dir", default="data")
     parser.add_argument("--ckpt", nargs="+", help="trained Fashion-MNIST PAGAN checkpoints")
     args = parser.parse_args(argv)
-    n_train = 1 if args.ckpt else args.n_train
+    n_train = 0 if args.ckpt else args.n_train
     train, test = fashion_mnist_images(n_train, args.n_test, args.system_dir, args.data_dir)
     if args.ckpt:
+        from pagan_lightning.checkpoint import load_module
+
         print("| checkpoint | pair_match | real_over_rec |\n|---|---|---|")
         for path in args.ckpt:
+            model = load_module(path).eval()
             torch.manual_seed(0)
-            read = checkpoint_pair_match(path, test)
+            read = read_pair_discriminator(model, test)
             print(f"| {path} | {read['pair_match']:.3f} | {read['real_over_rec']:.3f} |")
         return
     augment = ReflectPadCrop(0.1)
