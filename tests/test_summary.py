@@ -165,9 +165,10 @@ def test_table3_verdicts(pagan: list[float], rival: list[float], verdict: str, t
         for name, x, y in (("FID", a, b), ("RID", rid_a, rid_b)):
             line = (
                 f"- {name}: PAGAN (width) < {rival_label}: {verdict} "
-                f"(PAGAN (width) {x}, n={x.n}; {rival_label} {y}, n={y.n})"
+                f"(PAGAN (width) {x}, n={x.n}; {rival_label} {y}, n={y.n}; "
+                f"b - a = {y.mean - x.mean:+.4g}"
             )
-            assert line in md.splitlines()
+            assert any(m.startswith(line) for m in md.splitlines()), line
 
 
 def test_verdicts_need_both_groups_evaluated(reproduction: Path, tmp_path: Path) -> None:
@@ -177,7 +178,7 @@ def test_verdicts_need_both_groups_evaluated(reproduction: Path, tmp_path: Path)
     summarize(reproduction)
     checks = (reproduction / "summary.md").read_text().split("## Table 3 orderings")[1]
     lines = [line for line in checks.splitlines() if line.startswith("- ")]
-    assert len(lines) == 4 and not any("PAGAN-L1" in line for line in lines)
+    assert len(lines) == 6 and not any("PAGAN-L1" in line for line in lines)  # FID, IS, RID
     for mode in ("width", "channel"):  # pagan (30 + 1.5 seed) is far below noaug (100 + ...)
         assert f"- FID: PAGAN ({mode}) < PAGAN-NOAUG ({mode}): holds" in checks
         assert f"- RID: PAGAN ({mode}) < PAGAN-NOAUG ({mode}): holds" in checks
@@ -216,9 +217,34 @@ def test_pagan_collect_prints_the_table_then_the_summary(
 
 def test_group_labels_follow_the_paper() -> None:
     def group(variant: str, mode: str | None, extras: tuple[str, ...] = ()) -> str:
-        return Group(variant, mode, extras, [Job("0", variant, mode)]).label
+        return Group(variant, mode, extras, extras, [Job("0", variant, mode)]).label
 
     assert group("pagan", "width") == "PAGAN (width)"
     assert group("noaug", "channel") == "PAGAN-NOAUG (channel)"
     assert group("l1", None) == "PAGAN-L1" and group("vae", None) == "VAE"
     assert group("wgan_gp", "channel", ("f=kl",)) == "WPAGAN (channel) [f=kl]"
+
+
+def test_verdicts_compare_like_with_like_and_read_is_the_other_way(tmp_path: Path) -> None:
+    """A PAGAN with another encoder is not judged against the default PAGAN-L1; IS, where
+    higher is better, holds when PAGAN's is above."""
+    for seed in (1, 2, 3):
+        common = ["experiment=table3_quick", f"seed={seed}"]
+        write_job(
+            tmp_path / "pagan" / str(seed),
+            ["variant=pagan", *common],
+            fake_metrics("pagan", None, seed),
+        )
+        paper = ["variant=pagan", "model/encoder=paper", *common]
+        write_job(tmp_path / "paper" / str(seed), paper, fake_metrics("noaug", None, seed))
+        l1 = fake_metrics("l1", None, seed) | {"is": 3.0 + 0.1 * seed}
+        write_job(tmp_path / "l1" / str(seed), ["variant=l1", *common], l1)
+    summarize(tmp_path)
+    checks = (tmp_path / "summary.md").read_text().split("## Table 3 orderings")[1]
+    lines = [line for line in checks.splitlines() if line.startswith("- ")]
+    assert [line.split(":")[:2] for line in lines] == [
+        ["- FID", " PAGAN (width) < PAGAN-L1"],
+        ["- IS", " PAGAN (width) > PAGAN-L1"],
+        ["- RID", " PAGAN (width) < PAGAN-L1"],
+    ]
+    assert all(": holds (" in line for line in lines), lines

@@ -120,7 +120,7 @@ def test_sweep_of_two_variants_gives_a_two_row_table(fashion_dir: Path, tmp_path
     assert (sweep / "table.csv").read_text().count("\n") == 3
     # the real .hydra/ files give the paper's group names; no evaluation: n=0, no verdicts
     pagan, l1 = summarize(sweep)
-    assert pagan.label == f"PAGAN ({pagan.mode})" and pagan.mode in ("width", "channel")
+    assert pagan.label == "PAGAN (width)"  # model/pagan.yaml: the paper's pairs
     assert l1.label == "PAGAN-L1" and pagan.n == l1.n == 0
     assert "PAGAN-L1" in collected.stdout and "- none:" in collected.stdout
 

@@ -106,8 +106,12 @@ def find_jobs(sweep_dir: Path) -> list[Path]:
     return jobs
 
 
+def columns_of(rows: list[dict[str, str]]) -> list[str]:
+    return list(dict.fromkeys(k for row in rows for k in row))
+
+
 def write_csv(path: Path, rows: list[dict[str, str]]) -> None:
-    columns = list(dict.fromkeys(k for row in rows for k in row))
+    columns = columns_of(rows)
     with open(path, "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=columns)
         writer.writeheader()
@@ -119,7 +123,7 @@ def collect(sweep_dir: Path) -> list[dict[str, str]]:
     ``table.csv`` into ``sweep_dir``."""
     rows = [job_row(job, sweep_dir) for job in find_jobs(sweep_dir)]
     write_csv(sweep_dir / "table.csv", rows)
-    columns = list(dict.fromkeys(k for row in rows for k in row))
+    columns = columns_of(rows)
     lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     lines += ["| " + " | ".join(row.get(c, "") for c in columns) + " |" for row in rows]
     (sweep_dir / "table.md").write_text("\n".join(lines) + "\n")
@@ -154,7 +158,7 @@ def summarize(sweep_dir: Path) -> list[summary.Group]:
     (sweep_dir / "summary.md").write_text(summary.summary_markdown(groups))
     if any(g.n for g in groups):
         panels = {  # panel title -> (mean, std) per group, None where the group has no value
-            title: [(s.mean, s.std or 0.0) if (s := g.stat(metric)) else None for g in groups]
+            title: [(s.mean, s.std) if (s := g.stat(metric)) else None for g in groups]
             for metric, title in summary.FIGURE_PANELS.items()
         }
         aug = summary.aug_rid(groups)

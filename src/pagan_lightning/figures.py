@@ -53,16 +53,16 @@ def rmse_rid_scatter(points: dict[str, tuple[float, float]], path: Path, title: 
 
 def summary_bars(
     labels: list[str],
-    panels: dict[str, list[tuple[float, float] | None]],
+    panels: dict[str, list[tuple[float, float | None] | None]],
     path: Path,
     lines: dict[str, tuple[str, float]] | None = None,
 ) -> None:
     """Bars of mean ± std over seeds (``pagan-collect``'s ``summary.png``): one panel per
-    metric, one bar per group (``labels``), the std as error bars.
+    metric, one bar per group (``labels``), the std as error bars (none for a single seed).
 
     ``panels`` maps a panel title to ``(mean, std)`` per label (``None``: no bar); ``lines``
     maps a panel title to a ``(label, value)`` drawn as a dashed horizontal line, e.g. AUG's
-    RID (Table 2), the floor of RID that the paper's Table 3 compares PAGAN's against.
+    RID (Table 2), the RID of an augmentation that keeps the content.
     """
     colors = [f"C{i % 10}" for i in range(len(labels))]
     columns = min(3, len(panels))
