@@ -60,8 +60,7 @@ define evaluate_and_collect
 endef
 
 # The dataset classifier whose feature space metrics=quick uses (a few minutes on CPU).
-classifiers/FashionMNIST.pt:
-	$(MAKE) install data
+classifiers/FashionMNIST.pt: | install data
 	$(BIN)/pagan-train-classifier data=fashion_mnist
 
 classifier: classifiers/FashionMNIST.pt
@@ -71,7 +70,7 @@ classifier: classifiers/FashionMNIST.pt
 # RID, RMSE, AUG in the classifier's features); one table, summary.md/png with mean +- std and
 # the paper's Table 3 orderings. Four sweeps (QUICK_SWEEPS; add paper_encoder for PAGAN with
 # the paper's encoder); `make -j2 reproduce-quick QUICK_THREADS=1` trains two at a time, one
-# thread each. SEEDS=1 QUICK_STEPS=200 for a smoke run.
+# thread each. SEEDS=1 QUICK_STEPS=200 for a smoke run. ARGS go to every sweep, the VAE's too.
 QUICK_STEPS ?= 1000
 SEEDS ?= 1,2,3
 QUICK ?= $(REPRO)/quick/$(STAMP)
@@ -82,13 +81,13 @@ comma := ,
 quick_sweep = $(if $(QUICK_THREADS),OMP_NUM_THREADS=$(QUICK_THREADS)) $(BIN)/pagan-train -m $(2) \
 	trainer.max_steps=$(QUICK_STEPS) seed=$(SEEDS) hydra.sweep.dir=$(QUICK)/$(1) $(ARGS)
 
-quick-width quick-channel: quick-%:
+quick-width quick-channel: quick-%: | install data
 	$(call quick_sweep,$*,experiment=table3_quick variant=pagan$(comma)noaug model.disc_pair.mode=$*)
-quick-l1:
+quick-l1: | install data
 	$(call quick_sweep,l1,experiment=table3_quick variant=l1)
-quick-vae:
+quick-vae: | install data
 	$(call quick_sweep,vae,experiment=vae_quick)
-quick-paper_encoder:
+quick-paper_encoder: | install data
 	$(call quick_sweep,paper_encoder,experiment=table3_quick variant=pagan model/encoder=paper \
 	  model.disc_pair.mode=channel)
 
