@@ -248,3 +248,17 @@ def test_verdicts_compare_like_with_like_and_read_is_the_other_way(tmp_path: Pat
         ["- RID", " PAGAN (width) < PAGAN-L1"],
     ]
     assert all(": holds (" in line for line in lines), lines
+
+
+def test_the_training_pair_match_is_summarised_beside_the_evaluation(tmp_path: Path) -> None:
+    values = [0.5, 0.75, 1.0]
+    for seed, value in zip((1, 2, 3), values, strict=True):
+        job = tmp_path / str(seed)
+        write_job(job, ["variant=pagan", f"seed={seed}"], fake_metrics("pagan", None, seed))
+        (job / "csv").mkdir()
+        rows = ["step,train/d_pair,val/pair_match", "49,1.2,", f"499,,{value}", "549,1.1,"]
+        (job / "csv" / "metrics.csv").write_text("\n".join(rows) + "\n")
+    (group,) = summarize(tmp_path)
+    assert group.n == 3 and group.stat("val/pair_match") == stat(values)
+    header = (tmp_path / "summary.md").read_text().splitlines()[4]
+    assert header.endswith("| AUG RID | pair_match |")

@@ -131,7 +131,8 @@ def collect(sweep_dir: Path) -> list[dict[str, str]]:
 
 
 def read_job(job_dir: Path, sweep_dir: Path) -> summary.Job:
-    """A job's variant, pair mode and seed (from its ``.hydra/``) and raw evaluation numbers."""
+    """A job's variant, pair mode and seed (from its ``.hydra/``), raw evaluation numbers and
+    the last logged value of :data:`summary.LOGGED` metrics."""
     overrides = [str(o) for o in OmegaConf.load(job_dir / ".hydra" / "overrides.yaml")]
     config_yaml = job_dir / ".hydra" / "config.yaml"
     config = OmegaConf.load(config_yaml) if config_yaml.exists() else OmegaConf.create()
@@ -139,7 +140,9 @@ def read_job(job_dir: Path, sweep_dir: Path) -> summary.Job:
         (o.split("=", 1)[1] for o in overrides if summary.override_key(o) == "seed"),
         OmegaConf.select(config, "seed", default=None),  # the config's, when not overridden
     )
-    metrics = {k: v for k, v in newest_evaluation(job_dir).items() if k in summary.METRICS}
+    metrics = {k: v for k, v in newest_evaluation(job_dir).items() if k in summary.EVALUATED}
+    logged = last_values(job_dir / "csv" / "metrics.csv")
+    metrics |= {k: float(logged[k]) for k in summary.LOGGED if k in logged}
     return summary.Job(
         name=str(job_dir.relative_to(sweep_dir)),
         variant=row_name(job_dir),

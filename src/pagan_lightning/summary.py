@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pagan_lightning.nets.pair import PAIR_MODES
 from pagan_lightning.paper import PAPER
 
-METRICS = {  # metric of pagan-evaluate's metrics.json -> its name in the summary
+EVALUATED = {  # metric of pagan-evaluate's metrics.json -> its name in the summary
     "fid": "FID",
     "is": "IS",
     "kid": "KID",
@@ -25,6 +25,9 @@ METRICS = {  # metric of pagan-evaluate's metrics.json -> its name in the summar
     "l2_image": "L2/image",
     "aug_rid": "AUG RID",
 }
+# the last logged value of the training's metrics.csv (does D_xx see the pair?)
+LOGGED = {"val/pair_match": "pair_match"}
+METRICS = EVALUATED | LOGGED
 FIGURE_PANELS = {  # metric -> its panel's title in summary.png
     "fid": "FID (lower is better)",
     "is": "IS (higher is better)",
@@ -113,11 +116,12 @@ class Group:
     @property
     def n(self) -> int:
         """The number of seeds (jobs) with an evaluation."""
-        return sum(bool(job.metrics) for job in self.jobs)
+        return len(self.seeds)
 
     @property
     def seeds(self) -> list[str]:
-        return [str(job.seed) for job in self.jobs if job.metrics]
+        """The seeds of the jobs with an evaluation."""
+        return [str(job.seed) for job in self.jobs if job.metrics.keys() & EVALUATED.keys()]
 
     def stat(self, metric: str) -> Stat | None:
         """Mean ± std of ``metric`` over the seeds that have it; ``None`` when none has it."""
@@ -241,7 +245,8 @@ def summary_markdown(groups: list[Group]) -> str:
     lines = [
         "## Mean ± sample std (ddof=1) over seeds",
         "",
-        "n: the seeds with an evaluation. RMSE/pixel: per pixel; L2/image: per image.",
+        "n: the seeds with an evaluation. RMSE/pixel: per pixel; L2/image: per image; "
+        "pair_match: the training's last val/pair_match.",
         "",
         "| " + " | ".join(columns) + " |",
         "|" + "---|" * len(columns),
