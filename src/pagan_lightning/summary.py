@@ -34,6 +34,7 @@ FIGURE_PANELS = {  # metric -> its panel's title in summary.png
     "kid": "KID (lower is better)",
     "rid": "RID (lower is better)",
     "rmse_pixel": "RMSE per pixel (lower is better)",
+    "val/pair_match": "val/pair_match (0.5: D_xx blind to x)",
 }
 NAMES = {  # variant (or model=vae) -> the paper's name (Tables 2-4, Appendix B.1)
     "pagan": "PAGAN",
