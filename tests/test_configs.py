@@ -51,3 +51,11 @@ def test_encoder_presets_build_the_encoder_they_name(
     first = layers[0].parametrizations.weight.original if normalised else layers[0].weight
     he_std = (2 / (1 + 0.2**2) / first[0].numel()) ** 0.5  # kaiming_normal_, LeakyReLU 0.2
     assert first.std().item() == pytest.approx(0.02 if normalised else he_std, rel=0.2)
+
+
+def test_the_readme_throughput_switches_compose(tmp_path: Path) -> None:
+    """README "Performance": `callbacks.progress_bar=null trainer.enable_progress_bar=false`."""
+    overrides = ["callbacks.progress_bar=null", "trainer.enable_progress_bar=false"]
+    cfg = compose_train(["experiment=quickstart", *overrides], tmp_path)
+    trainer = instantiate(cfg.trainer, accelerator="cpu")
+    assert trainer.progress_bar_callback is None
