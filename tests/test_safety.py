@@ -99,6 +99,20 @@ def test_cli_reports_a_size_the_networks_cannot_take_before_any_work(tmp_path: P
     assert not data.exists()  # failed before touching (or downloading) any data
 
 
+def test_resume_without_a_checkpoint_stops_instead_of_starting_afresh(tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    out = subprocess.run(
+        [console_script("pagan-train"), *TINY, "ckpt_path=last", f"hydra.run.dir={run}"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert out.returncode != 0
+    assert f"ckpt_path=last: no {run / 'checkpoints' / 'last.ckpt'} to resume from" in out.stderr
+    assert "Traceback" not in out.stderr
+    assert not (run / "config_resolved.yaml").exists()  # nothing written, nothing trained
+
+
 # ------------------------------------------------------------------ checkpoints and files
 class RunsCode:
     """A pickle payload that would create a file when unpickled."""

@@ -93,12 +93,27 @@ def save_config(cfg: DictConfig, output_dir: Path) -> None:
     OmegaConf.save(cfg, output_dir / "config_resolved.yaml", resolve=True)
 
 
+def check_resume(cfg: DictConfig, output_dir: Path) -> None:
+    """``ckpt_path=last`` resumes the run in ``output_dir``; with no ``last.ckpt`` there it
+    stops instead of starting afresh (Lightning would warn and train from scratch)."""
+    if cfg.get("ckpt_path") != "last":
+        return
+    default = str(output_dir / "checkpoints")
+    folder = Path(OmegaConf.select(cfg, "callbacks.model_checkpoint.dirpath", default=default))
+    if not (folder / "last.ckpt").is_file():
+        raise ConfigError(
+            f"ckpt_path=last: no {folder / 'last.ckpt'} to resume from. Give the folder of the "
+            f"run to resume with hydra.run.dir=<run folder>, or drop ckpt_path to start a new run"
+        )
+
+
 def train(cfg: DictConfig) -> pl.Trainer:
     """Fit PAGAN as configured by ``cfg`` and return the trainer."""
     check_config(cfg)  # unknown keys, wrong types, bad values: before any work
+    output_dir = Path(cfg.paths.output_dir)
+    check_resume(cfg, output_dir)
     if cfg.get("seed") is not None:
         pl.seed_everything(cfg.seed, workers=True)
-    output_dir = Path(cfg.paths.output_dir)
     save_config(cfg, output_dir)
 
     try:  # sizes the networks cannot take fail here, before any data is touched
