@@ -217,7 +217,7 @@ def test_pagan_collect_prints_the_table_then_the_summary(
 
 def test_group_labels_follow_the_paper() -> None:
     def group(variant: str, mode: str | None, extras: tuple[str, ...] = ()) -> str:
-        return Group(variant, mode, extras, extras, [Job("0", variant, mode)]).label
+        return Group(variant, mode, extras, extras, [Job(variant, mode)]).label
 
     assert group("pagan", "width") == "PAGAN (width)"
     assert group("noaug", "channel") == "PAGAN-NOAUG (channel)"

@@ -130,7 +130,7 @@ def collect(sweep_dir: Path) -> list[dict[str, str]]:
     return rows
 
 
-def read_job(job_dir: Path, sweep_dir: Path) -> summary.Job:
+def read_job(job_dir: Path) -> summary.Job:
     """A job's variant, pair mode and seed (from its ``.hydra/``), raw evaluation numbers and
     the last logged value of :data:`summary.LOGGED` metrics."""
     overrides = [str(o) for o in OmegaConf.load(job_dir / ".hydra" / "overrides.yaml")]
@@ -144,7 +144,6 @@ def read_job(job_dir: Path, sweep_dir: Path) -> summary.Job:
     logged = last_values(job_dir / "csv" / "metrics.csv")
     metrics |= {k: float(logged[k]) for k in summary.LOGGED if k in logged}
     return summary.Job(
-        name=str(job_dir.relative_to(sweep_dir)),
         variant=row_name(job_dir),
         mode=OmegaConf.select(config, "model.disc_pair.mode", default=None),
         seed=None if seed is None else str(seed),
@@ -156,7 +155,7 @@ def read_job(job_dir: Path, sweep_dir: Path) -> summary.Job:
 def summarize(sweep_dir: Path) -> list[summary.Group]:
     """Groups of the jobs under ``sweep_dir`` that differ only by seed; writes ``summary.md``,
     ``summary.csv`` and (when any job has an evaluation) ``summary.png`` into ``sweep_dir``."""
-    groups = summary.group_jobs([read_job(job, sweep_dir) for job in find_jobs(sweep_dir)])
+    groups = summary.group_jobs([read_job(job) for job in find_jobs(sweep_dir)])
     write_csv(sweep_dir / "summary.csv", summary.summary_rows(groups))
     (sweep_dir / "summary.md").write_text(summary.summary_markdown(groups))
     if any(g.n for g in groups):

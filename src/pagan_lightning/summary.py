@@ -53,7 +53,6 @@ class Job:
     a pair discriminator), seed, the overrides other than ``seed`` and those the label shows,
     and the numbers of its newest evaluation (empty when it has none)."""
 
-    name: str
     variant: str
     mode: str | None = None
     seed: str | None = None
