@@ -84,3 +84,14 @@ def test_the_last_good_checkpoint_is_kept(tiny_model: PAGAN, tmp_path: Path) -> 
     assert all(
         torch.isfinite(v).all() for v in state["state_dict"].values() if v.is_floating_point()
     )
+
+
+def test_the_device_flag_is_read_every_check_finite_every_steps(
+    tiny_model: PAGAN, tmp_path: Path
+) -> None:
+    """raise mode reads the on-device flag every check_finite_every generator steps: the NaN of
+    step 1 is reported at step 4, naming step 1, long before max_steps."""
+    tiny_model.hparams.check_finite_every = 4
+    poison(tiny_model, "disc_x", after_calls=2)
+    with pytest.raises(NonFiniteLossError, match=r"d_x at generator step 1 .* found at .* step 4"):
+        fit(tiny_model, tmp_path, steps=4000)

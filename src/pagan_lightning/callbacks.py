@@ -1,5 +1,6 @@
-"""Training callbacks: sample and reconstruction grids written every N generator steps, and
-cheap FID / IS / RID logged at validation."""
+"""Training callbacks: sample and reconstruction grids written every N generator steps, cheap
+FID / IS / RID logged at validation, and a progress bar that shows the losses without a host
+synchronisation per batch."""
 
 from collections.abc import Mapping
 from pathlib import Path
@@ -7,12 +8,27 @@ from typing import Any
 
 import pytorch_lightning as pl
 import torch
+from pytorch_lightning.callbacks import TQDMProgressBar
 from pytorch_lightning.loggers import TensorBoardLogger
 from torchvision.utils import save_image
 
 from pagan_lightning.data import first_images
 from pagan_lightning.figures import reconstruction_grid, sample_grid
 from pagan_lightning.metrics import compute_metrics, metrics_config
+
+
+class LossProgressBar(TQDMProgressBar):
+    """Lightning's TQDM progress bar plus the latest ``train/`` losses, copied from the device
+    only when the bar refreshes (every ``refresh_rate`` batches). Logging the losses with
+    ``prog_bar=True`` instead would make Lightning copy each one to the host after every
+    batch, a stall of the GPU's queue per value."""
+
+    def get_metrics(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> dict[str, Any]:
+        items = super().get_metrics(trainer, pl_module)
+        for name, value in trainer.callback_metrics.items():
+            if name.startswith("train/"):
+                items[name.removeprefix("train/")] = f"{value.item():.3g}"
+        return items
 
 
 class ImageGrids(pl.Callback):

@@ -21,6 +21,10 @@ from pagan_lightning.nets.encoder import Encoder
 from pagan_lightning.nets.pair import pair_match
 
 
+# every loss a batch can log, in the order of the non-finite bit mask
+LOSSES = ("d_x", "d_z", "d_pair", "gp_x", "gp_z", "gp_pair", "g", "e", "rec")
+
+
 def _uncounted(optimizer: Any, trainer: pl.Trainer) -> None:
     """Stop a LightningOptimizer's steps from advancing ``trainer.global_step``.
 
@@ -62,7 +66,14 @@ class PAGAN(ExactResume, LatentVariableModel, pl.LightningModule):
         on_non_finite: a NaN / Inf loss either stops training with
             :class:`~pagan_lightning.errors.NonFiniteLossError` naming the step and the game
             (``raise``; checkpoints already written stay as they are), or skips that update and
-            counts it in ``train/skipped_updates`` (``skip``).
+            counts it in ``train/skipped_updates`` (``skip``). ``raise`` costs no host
+            synchronisation per batch: the losses are checked on the device, and the result is
+            read every ``check_finite_every`` generator steps, before each checkpoint is
+            written and at the end of training (so the error comes at most that many steps
+            late, and no checkpoint ever holds the diverged weights). ``skip`` must decide
+            before each update, which reads one flag from the device per phase.
+        check_finite_every: generator steps between two reads of the non-finite flag
+            (``on_non_finite=raise``).
         channels_last: keep the networks' weights and the images in NHWC memory layout (faster
             convolutions on tensor-core GPUs).
         compile: ``torch.compile`` each network (not this module) before training: ``True``,
@@ -95,6 +106,7 @@ class PAGAN(ExactResume, LatentVariableModel, pl.LightningModule):
         reconstruction: Mapping | None = None,
         gradient_penalty: Mapping | None = None,
         on_non_finite: Literal["raise", "skip"] = "raise",
+        check_finite_every: int = 100,
         channels_last: bool = False,
         compile: bool | Mapping = False,
     ) -> None:
@@ -117,6 +129,10 @@ class PAGAN(ExactResume, LatentVariableModel, pl.LightningModule):
         self.register_buffer("d_steps", torch.zeros((), dtype=torch.long))
         # updates skipped for a non-finite loss (on_non_finite="skip"), checkpointed
         self.register_buffer("skipped_updates", torch.zeros((), dtype=torch.long))
+        # on_non_finite="raise", kept on the device: the batch (d_steps) of the first non-finite
+        # loss (0: none yet) and the bit mask of its losses (LOSSES), read every few steps
+        self.register_buffer("first_non_finite", torch.zeros((), dtype=torch.long), False)
+        self.register_buffer("non_finite_losses", torch.zeros((), dtype=torch.long), False)
         self._d_steps = 0  # Python mirror of d_steps, set in on_train_start
         self._speed_options_applied = False
 
@@ -228,34 +244,68 @@ class PAGAN(ExactResume, LatentVariableModel, pl.LightningModule):
             opt_g.step()
             self.untoggle_optimizer(opt_g)
 
-        self.log_dict(
-            {f"train/{k}": v.detach() for k, v in losses.items()}, prog_bar=True, on_step=True
-        )
+        # not prog_bar=True, which copies each value to the host after every batch: loggers
+        # read them every log_every_n_steps, callbacks.LossProgressBar when it refreshes
+        self.log_dict({f"train/{k}": v.detach() for k, v in losses.items()}, on_step=True)
         if self.hparams.on_non_finite == "skip":
             self.log("train/skipped_updates", self.skipped_updates.float(), on_step=True)
 
     def _finite(self, losses: dict[str, torch.Tensor], phase: str) -> bool:
-        """True when every loss is finite on every rank; else raise or count a skipped update.
-
-        One device-to-host copy per call (one all-reduce first under DDP), so that all ranks
-        take the same branch: a rank that skipped a backward pass would leave the others
-        waiting in the gradient all-reduce.
+        """Whether to take this update. ``skip``: False when a loss is non-finite on any rank
+        (one all-reduce and one host copy, so that all ranks take the same branch: a rank
+        that skipped a backward pass would leave the others waiting in the gradient
+        all-reduce), counted in ``skipped_updates``. ``raise``: always True, without leaving
+        the device; the first non-finite batch and its losses are recorded for
+        :meth:`check_finite`.
         """
-        finite = torch.stack([torch.isfinite(v).all() for v in losses.values()])
-        n_bad = self.trainer.strategy.reduce((~finite).sum(), reduce_op="sum")
-        if not n_bad:
-            return True
+        bad = torch.stack([~torch.isfinite(v).all() for v in losses.values()])
         if self.hparams.on_non_finite == "raise":
-            bad = [name for name, ok in zip(losses, finite.tolist(), strict=True) if not ok]
-            where = ", ".join(bad) if bad else "on another rank"
-            raise NonFiniteLossError(
-                f"non-finite {phase} loss {where} at generator step "
-                f"{self.trainer.global_step} (batch {self._d_steps}); training stopped, the "
-                f"checkpoints written so far are kept. model.on_non_finite=skip skips such "
-                f"updates instead."
-            )
-        self.skipped_updates += 1
-        return False
+            mask = sum(b.long() << LOSSES.index(k) for k, b in zip(losses, bad, strict=True))
+            first = (self.first_non_finite == 0) & (mask > 0)
+            self.first_non_finite.copy_(torch.where(first, self.d_steps, self.first_non_finite))
+            self.non_finite_losses.copy_(torch.where(first, mask, self.non_finite_losses))
+            return True
+        if self.trainer.strategy.reduce(bad.sum(), reduce_op="sum"):
+            self.skipped_updates += 1
+            return False
+        return True
+
+    def check_finite(self) -> None:
+        """Raise :class:`~pagan_lightning.errors.NonFiniteLossError` if a loss was NaN / Inf
+        since the start (``on_non_finite=raise``), naming the first such batch's losses and
+        generator step. Reads the device flag once (after an all-reduce under DDP, so that
+        every rank raises together)."""
+        if self.hparams.on_non_finite != "raise":
+            return
+        found = self.trainer.strategy.reduce((self.first_non_finite > 0).long(), reduce_op="sum")
+        if not found:
+            return
+        batch, mask = int(self.first_non_finite), int(self.non_finite_losses)
+        where = "on another rank"
+        if batch:
+            names = [name for i, name in enumerate(LOSSES) if mask >> i & 1]
+            phase = "G/E" if names[0] in ("g", "e", "rec") else "discriminator"
+            n_dis = self.hparams.n_dis
+            step = (batch - 1 + n_dis - 1) // n_dis  # generator updates before that batch
+            where = f"{', '.join(names)} at generator step {step} (batch {batch})"
+            where = f"{phase} loss {where}"
+        raise NonFiniteLossError(
+            f"non-finite {where}, found at generator step {self.trainer.global_step}; "
+            f"training stopped, the checkpoints written so far are kept (none is written "
+            f"after it). model.on_non_finite=skip skips such updates instead."
+        )
+
+    def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
+        if self.trainer.global_step % self.hparams.check_finite_every == 0:
+            self.check_finite()
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        self.check_finite()
+        super().on_save_checkpoint(checkpoint)
+
+    def on_train_end(self) -> None:
+        self.check_finite()
+        super().on_train_end()
 
     def validation_step(self, batch: Any, batch_idx: int) -> None:
         """``val/rec_mse``: per-pixel squared error of G(mu(x)) against x, pixels in [-1, 1].
