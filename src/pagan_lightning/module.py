@@ -20,7 +20,6 @@ from pagan_lightning.inference import LatentVariableModel
 from pagan_lightning.nets.encoder import Encoder
 from pagan_lightning.nets.pair import pair_match
 
-
 # every loss a batch can log, in the order of the non-finite bit mask
 LOSSES = ("d_x", "d_z", "d_pair", "gp_x", "gp_z", "gp_pair", "g", "e", "rec")
 

@@ -23,7 +23,14 @@ from pagan_lightning.errors import ConfigError
 NAMED = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
 INSTANTIATE_KEYS = {"_target_", "_partial_", "_recursive_", "_convert_", "_args_"}
 POSITIVE = {
-    "lr", "batch_size", "latent_dim", "image_size", "channels", "ch", "n_dis", "hidden",
+    "lr",
+    "batch_size",
+    "latent_dim",
+    "image_size",
+    "channels",
+    "ch",
+    "n_dis",
+    "hidden",
     "check_finite_every",
 }
 TOP_LEVEL = {
