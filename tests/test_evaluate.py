@@ -1,7 +1,10 @@
 """``pagan-evaluate`` on a tiny checkpoint writes every output; the tour notebook runs on it."""
 
 import csv
+import hashlib
 import json
+import os
+import subprocess
 from pathlib import Path
 
 import nbformat
@@ -45,6 +48,7 @@ def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         ]
     )
     meta = {"dataset": "FashionMNIST", "image_size": 32, "classes": list("0123456789")}
+    meta["test_accuracy"] = 0.25
     classifier = save_classifier(Classifier(channels=1, num_classes=10), root / "clf.pt", meta)
     return {"ckpt": run / "checkpoints" / "last.ckpt", "classifier": classifier, "root": root}
 
@@ -74,6 +78,10 @@ def test_evaluate_writes_every_output(tiny_run: dict[str, Path]) -> None:
     assert results["features"] == "classifier" and results["dataset"] == "FashionMNIST"
     assert results["global_step"] == 4 and results["row"] == "pagan"
     assert results["num_samples"] == 40 and results["num_test"] == 20
+    # which classifier scored it: digest and accuracy of the weights file
+    digest = hashlib.sha256(tiny_run["classifier"].read_bytes()).hexdigest()
+    assert results["feature_weights_sha256"] == digest
+    assert results["classifier_test_accuracy"] == 0.25
     for key in ("is", "fid", "kid", "rid", "rmse_pixel", "l2_image", "aug_rid", "aug_l2_image"):
         assert isinstance(results[key], float), key
     table = (out_dir / "results.md").read_text()
@@ -165,3 +173,72 @@ def test_probe_reads_a_trained_pair_discriminator(tiny_run: dict[str, Path]) -> 
     assert reads[0] == reads[1] and set(reads[0]) == {"pair_match", "real_over_rec"}
     torch.manual_seed(0)
     assert reads[0]["pair_match"] == pair_match(model.disc_pair, test, model.augmenter).item()
+
+
+class RunsCode:
+    """Pickles to ``os.system("touch <marker>")``: what a malicious weights file does."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
+def evaluate_cli(tiny_run: dict[str, Path], out: Path, *overrides: str):
+    args = [
+        console_script("pagan-evaluate"),
+        f"ckpt_path={tiny_run['ckpt']}",
+        "metrics.features=classifier",
+        f"metrics.classifier_weights={tiny_run['classifier']}",
+        *[f"metrics.{k}=20" for k in ("num_samples", "num_real", "num_test", "batch_size")],
+        "metrics.kid=false",
+        f"hydra.run.dir={out}",
+        *overrides,
+    ]
+    return subprocess.run(args, capture_output=True, text=True, timeout=600)
+
+
+def assert_refused(out: subprocess.CompletedProcess, message: str, marker: Path) -> None:
+    assert out.returncode != 0
+    assert "Traceback" not in out.stderr
+    assert out.stderr.strip().splitlines()[-1].startswith("error: ")
+    assert message in out.stderr
+    assert not marker.exists(), "the file's code ran"
+
+
+@pytest.mark.parametrize(
+    ("key", "message"),
+    [
+        ("classifier_weights", "refused to load the classifier weights"),
+        ("inception_weights", "refused to load the Inception weights"),
+    ],
+)
+def test_weights_that_would_run_code_are_refused(
+    tiny_run: dict[str, Path], tmp_path: Path, key: str, message: str
+) -> None:
+    marker = tmp_path / "ran"
+    evil = tmp_path / "evil.pt"
+    torch.save({"conv.weight": torch.zeros(1), "x": RunsCode(marker)}, evil)
+    features = "inception" if key == "inception_weights" else "classifier"
+    out = evaluate_cli(
+        tiny_run, tmp_path / "eval", f"metrics.features={features}", f"metrics.{key}={evil}"
+    )
+    assert_refused(out, message, marker)
+    assert "GLOBAL posix.system" in out.stderr
+
+
+def test_cached_statistics_that_would_run_code_are_refused(
+    tiny_run: dict[str, Path], tmp_path: Path
+) -> None:
+    """torch-fidelity unpickles its cache in full; a planted file is refused before that."""
+    cache = tmp_path / "cache"
+    first = evaluate_cli(tiny_run, tmp_path / "eval1", f"metrics.cache_dir={cache}")
+    assert first.returncode == 0, first.stderr[-2000:]
+    cached = sorted(cache.glob("*.pt"))
+    assert cached
+    marker = tmp_path / "ran"
+    for path in cached:
+        torch.save(RunsCode(marker), path)
+    out = evaluate_cli(tiny_run, tmp_path / "eval2", f"metrics.cache_dir={cache}")
+    assert_refused(out, "refused to load the cached statistics", marker)

@@ -26,6 +26,7 @@ from hydra.utils import get_object
 from pytorch_lightning.plugins.io import TorchCheckpointIO
 
 from pagan_lightning.errors import UserError
+from pagan_lightning.safe_files import unpickling_reason
 
 MARKER = "pagan_lightning"  # checkpoint entry written by this project's modules
 TRUSTED = ("pagan_lightning.", "torch.optim.", "torch.nn.")  # what a checkpoint may name
@@ -49,7 +50,7 @@ def load_checkpoint(path: str | os.PathLike, map_location: Any = "cpu") -> dict[
     try:
         checkpoint = torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as err:
-        reason = str(err).strip().splitlines()[0]
+        reason = unpickling_reason(err)
         raise CheckpointError(
             f"refused to load {path}: it holds objects other than tensors and plain "
             f"containers ({reason}). Checkpoints are loaded with weights_only=True so that a "

@@ -82,6 +82,11 @@ def save_classifier(classifier: Classifier, path: str | Path, meta: dict[str, An
     return path
 
 
+def classifier_meta(path: str | Path) -> dict[str, Any]:
+    """The ``meta`` entry of a weights file (dataset, classes, test accuracy, arch)."""
+    return torch.load(path, map_location="cpu", weights_only=True)["meta"]
+
+
 def load_classifier(path: str | Path) -> tuple[Classifier, dict[str, Any]]:
     """The classifier (eval mode, CPU) and its ``meta`` from a weights file."""
     saved = torch.load(path, map_location="cpu", weights_only=True)

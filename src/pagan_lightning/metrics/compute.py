@@ -46,8 +46,10 @@ def compute_metrics(
 
     Returns:
         ``features`` (``inception`` | ``classifier``), ``feature_extractor`` (torch-fidelity's
-        name) and ``feature_weights`` (the file used); with ``cfg.num_samples > 0`` the entries
-        of :func:`~pagan_lightning.metrics.fidelity.generation_metrics` (``is``, ``is_std``,
+        name), ``feature_weights`` (the file used) and ``feature_weights_sha256`` (for the
+        classifier also ``classifier_dataset`` and ``classifier_test_accuracy``); with
+        ``cfg.num_samples > 0`` the entries of
+        :func:`~pagan_lightning.metrics.fidelity.generation_metrics` (``is``, ``is_std``,
         ``fid``, ``kid``, ``kid_std``, ``kid_subset_size``, ``num_samples``, ``num_real``);
         unless ``cfg.num_test == 0`` those of
         :func:`~pagan_lightning.metrics.reconstruction.reconstruction_metrics` (``rid``,
@@ -59,7 +61,7 @@ def compute_metrics(
     results: dict[str, float | int | str] = {
         "features": features.name,
         "feature_extractor": features.extractor,
-        "feature_weights": features.weights,
+        **features.identity(),
     }
     device = torch.device(model.device)
     on_cuda = device.type == "cuda"

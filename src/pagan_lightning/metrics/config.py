@@ -2,7 +2,10 @@
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
+
+import torch
 
 from pagan_lightning.errors import ConfigError
 
@@ -55,6 +58,8 @@ class MetricsConfig:
             raise ConfigError(f"metrics.features must be one of {FEATURES}, got {self.features!r}")
         if self.num_samples < 0 or (self.num_test is not None and self.num_test < 0):
             raise ConfigError("metrics.num_samples and metrics.num_test must be >= 0")
+        if self.cache_dir is None:  # torch-fidelity's own default, made explicit
+            self.cache_dir = str(Path(torch.hub.get_dir()).parent / "fidelity_cache")
         if self.splits < 1 or self.batch_size < 1:
             raise ConfigError("metrics.splits and metrics.batch_size must be >= 1")
         for key in ("num_samples", "num_test"):

@@ -7,6 +7,7 @@ missing file, or no internet for the first Inception download, is one
 
 import hashlib
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,9 @@ from torch_fidelity.utils import create_feature_extractor
 
 from pagan_lightning.errors import MissingWeightsError
 from pagan_lightning.metrics.classifier import FEATURE_EXTRACTOR as CLASSIFIER_EXTRACTOR
+from pagan_lightning.metrics.classifier import classifier_meta
 from pagan_lightning.metrics.config import MetricsConfig
+from pagan_lightning.safe_files import check_no_code
 
 INCEPTION_EXTRACTOR = "inception-v3-compat"
 INCEPTION_FILE = URL_INCEPTION_V3.rsplit("/", 1)[-1]
@@ -53,14 +56,32 @@ class Features:
             verbose=False,
         )
 
-    def tag(self) -> str:
-        """``<name>-<first 8 hex digits of the weights' sha256>``: names cache entries, so that
-        statistics of other weights (a retrained classifier) are never reused."""
+    @cached_property
+    def sha256(self) -> str:
+        """sha256 of the weights file: which extractor produced a number."""
         digest = hashlib.sha256()
         with open(self.weights, "rb") as f:
             for chunk in iter(lambda: f.read(1 << 20), b""):
                 digest.update(chunk)
-        return f"{self.name}-{digest.hexdigest()[:8]}"
+        return digest.hexdigest()
+
+    def tag(self) -> str:
+        """``<name>-<first 8 hex digits of the weights' sha256>``: names cache entries, so that
+        statistics of other weights (a retrained classifier) are never reused."""
+        return f"{self.name}-{self.sha256[:8]}"
+
+    def identity(self) -> dict[str, Any]:
+        """What a results file records about the extractor: its weights file and digest and,
+        for the classifier, the dataset and test accuracy it was trained to."""
+        out: dict[str, Any] = {"feature_weights": self.weights}
+        out["feature_weights_sha256"] = self.sha256
+        if self.name == "classifier":
+            meta = classifier_meta(self.weights)
+            out |= {
+                "classifier_dataset": meta.get("dataset"),
+                "classifier_test_accuracy": meta.get("test_accuracy"),
+            }
+        return out
 
 
 def inception_weights(path: str | None, verbose: bool = False) -> str:
@@ -74,6 +95,7 @@ def inception_weights(path: str | None, verbose: bool = False) -> str:
     if path is not None:
         if not Path(path).is_file():
             raise MissingWeightsError(f"metrics.inception_weights={path} is not a file. {fix}")
+        check_no_code(path, "the Inception weights (metrics.inception_weights)")
         return str(path)
     cached = Path(torch.hub.get_dir()) / "checkpoints" / INCEPTION_FILE
     if not cached.is_file():
@@ -85,6 +107,7 @@ def inception_weights(path: str | None, verbose: bool = False) -> str:
                 f"the Inception weights {INCEPTION_FILE} are not in torch hub's cache "
                 f"({cached.parent}) and downloading them failed: {err}\n{fix}"
             ) from None
+    check_no_code(cached, "the cached Inception weights")
     return str(cached)
 
 
@@ -101,4 +124,5 @@ def resolve_features(cfg: MetricsConfig, dataset: str) -> Features:
             f"and point metrics.classifier_weights at the file it writes, or use "
             f"metrics.features=inception."
         )
+    check_no_code(weights, "the classifier weights (metrics.classifier_weights)")
     return Features("classifier", CLASSIFIER_EXTRACTOR, weights, channels=None)

@@ -1,6 +1,8 @@
 """Sample quality (Table 1): IS of generated images, FID and KID against the training set,
 all computed by ``torch_fidelity.calculate_metrics`` in one pass over the generator."""
 
+from pathlib import Path
+
 import torch
 from torch.utils.data import Dataset
 from torch_fidelity import (
@@ -15,6 +17,7 @@ from torch_fidelity import (
 from pagan_lightning.metrics.config import MetricsConfig
 from pagan_lightning.metrics.features import Features
 from pagan_lightning.metrics.images import GeneratorSamples, Sampler, UInt8Images
+from pagan_lightning.safe_files import check_no_code
 
 
 def generation_metrics(
@@ -35,6 +38,8 @@ def generation_metrics(
     Returns ``is``, ``is_std`` (``cfg.splits`` splits), ``fid``, with ``cfg.kid`` also ``kid``,
     ``kid_std``, ``kid_subset_size``; and ``num_samples``, ``num_real``.
     """
+    for cached in sorted(Path(cfg.cache_dir).glob(f"{cache_name}*.pt")):  # torch-fidelity
+        check_no_code(cached, "the cached statistics", numpy=True)  # unpickles them in full
     real = UInt8Images(train_set, cfg.num_real, features.channels)
     kid_subset_size = min(cfg.kid_subset_size, cfg.num_samples, len(real))
     out = calculate_metrics(

@@ -1,0 +1,57 @@
+"""Refuse files that would run code when a library unpickles them.
+
+torch-fidelity loads the Inception weights and its cached statistics with
+``torch.load(weights_only=False)``: a pickle whose ``__reduce__`` calls ``os.system`` would run.
+:func:`check_no_code` loads such a file first with ``weights_only=True`` (tensors, plain
+containers and, where asked, NumPy arrays only), so that a file that could run code, or a
+corrupt one, is one :class:`UnsafeFileError` naming it before the library touches it.
+"""
+
+import os
+import pickle
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from pagan_lightning.errors import UserError
+
+
+class UnsafeFileError(UserError):
+    """A file to be unpickled could run code, or is corrupt."""
+
+
+def _numpy_globals() -> list:
+    """What ``torch.save`` of a NumPy array names (torch-fidelity's cached FID statistics)."""
+    dtypes = [type(np.dtype(code)) for code in "?bhilqBHILQefd"]  # bool, ints, floats
+    return [np._core.multiarray._reconstruct, np.ndarray, np.dtype, *dtypes]
+
+
+def unpickling_reason(err: pickle.UnpicklingError) -> str:
+    """The line of torch's weights-only refusal that names the offending global or type."""
+    lines = [line for line in str(err).strip().splitlines() if line.strip()]
+    named = [line for line in lines if "global" in line.lower() or "but got" in line]
+    return (named or lines or ["unpickling refused"])[0].strip()
+
+
+def check_no_code(path: str | os.PathLike, what: str, numpy: bool = False) -> None:
+    """Raise :class:`UnsafeFileError` unless ``path`` loads with ``weights_only=True``.
+
+    Args:
+        path: a file written by ``torch.save``.
+        what: how the error names the file (e.g. the config key that gave it).
+        numpy: also allow NumPy arrays.
+    """
+    allowed = _numpy_globals() if numpy else []
+    try:
+        with torch.serialization.safe_globals(allowed):
+            torch.load(Path(path), map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as err:
+        reason = unpickling_reason(err)
+        raise UnsafeFileError(
+            f"refused to load {what} {path}: it holds objects other than tensors and plain "
+            f"containers, which could run code when loaded ({reason}). Use the original file."
+        ) from None
+    except (RuntimeError, EOFError, ValueError, OSError) as err:
+        reason = str(err).strip().splitlines()[0]
+        raise UnsafeFileError(f"{what} {path} is corrupt or truncated ({reason})") from None
