@@ -4,6 +4,7 @@ compute_metrics end to end, all offline."""
 
 import itertools
 import math
+import shutil
 import subprocess
 import sys
 import urllib.error
@@ -16,7 +17,7 @@ import torch
 import torch_fidelity.feature_extractor_inceptionv3 as tf_inception
 from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
-from omegaconf import open_dict
+from omegaconf import DictConfig, open_dict
 from torch_fidelity.feature_extractor_inceptionv3 import URL_INCEPTION_V3
 from torch_fidelity.metric_fid import fid_features_to_statistics, fid_statistics_to_metric
 from torch_fidelity.metric_isc import isc_features_to_metric
@@ -92,23 +93,47 @@ def training_images(dm: FashionMNISTDataModule, n: int) -> torch.Tensor:
 def classifier_weights(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """``pagan-train-classifier``'s config and code, 3 steps on the synthetic IDX files."""
     out = tmp_path_factory.mktemp("classifier")
-    overrides = [
-        f"paths.data_dir={data_dir}",
-        "data.system_dir=null",
-        "data.download=false",
-        "data.val_size=56",
-        "data.batch_size=16",
-        "trainer.max_steps=3",
-        "trainer.enable_progress_bar=false",
-        f"weights={out}/FashionMNIST.pt",
-    ]
-    with initialize_config_dir(config_dir=config_dir(), version_base="1.3"):
-        cfg = compose("classifier", overrides=overrides)
-    with open_dict(cfg):
-        cfg.paths.output_dir = str(out)
-    path, accuracy = train_classifier(cfg)
+    path, accuracy = train_classifier(classifier_config(data_dir, out))
     assert path == out / "FashionMNIST.pt" and 0 <= accuracy <= 1
     return path
+
+
+def classifier_config(data_dir: Path, out: Path, *overrides: str) -> DictConfig:
+    """``conf/classifier.yaml`` for 3 steps on the synthetic IDX files, weights in ``out``."""
+    with initialize_config_dir(config_dir=config_dir(), version_base="1.3"):
+        cfg = compose(
+            "classifier",
+            overrides=[
+                f"paths.data_dir={data_dir}",
+                "data.system_dir=null",
+                "data.download=false",
+                "data.val_size=56",
+                "data.batch_size=16",
+                "trainer.max_steps=3",
+                "trainer.enable_progress_bar=false",
+                f"weights={out}/FashionMNIST.pt",
+                *overrides,
+            ],
+        )
+    with open_dict(cfg):
+        cfg.paths.output_dir = str(out)
+    return cfg
+
+
+def test_a_trained_classifier_is_replaced_only_on_request(
+    data_dir: Path, classifier_weights: Path, tmp_path: Path
+) -> None:
+    """Every metrics=classifier number depends on that file: a new training run must not
+    silently replace it (issue #12)."""
+    trained = tmp_path / "FashionMNIST.pt"
+    shutil.copy(classifier_weights, trained)
+    before = trained.read_bytes()
+    with pytest.raises(ConfigError, match=r"FashionMNIST\.pt exists \(FashionMNIST, test accuracy"):
+        train_classifier(classifier_config(data_dir, tmp_path))
+    assert trained.read_bytes() == before
+    path, _ = train_classifier(classifier_config(data_dir, tmp_path, "overwrite=true", "seed=1"))
+    assert path == trained and trained.read_bytes() != before
+    assert not list(tmp_path.glob("*.partial"))
 
 
 @pytest.fixture(scope="module")
@@ -375,6 +400,7 @@ def test_train_classifier_cli_reports_missing_data_in_one_line(tmp_path: Path) -
         f"paths.data_dir={tmp_path / 'empty'}",
         "data.system_dir=null",
         "data.download=false",
+        f"weights={tmp_path / 'FashionMNIST.pt'}",
         f"hydra.run.dir={tmp_path / 'run'}",
     ]
     out = subprocess.run(args, capture_output=True, text=True, timeout=300)

@@ -22,7 +22,7 @@ from torch.utils.data import Dataset, Subset
 from torchmetrics.classification import MulticlassAccuracy
 
 from pagan_lightning.errors import ConfigError, UserError
-from pagan_lightning.metrics.classifier import Classifier, save_classifier
+from pagan_lightning.metrics.classifier import Classifier, classifier_meta, save_classifier
 from pagan_lightning.train import config_dir
 
 log = logging.getLogger(__name__)
@@ -69,11 +69,26 @@ class ClassifierTask(pl.LightningModule):
         return self.make_optimizer(self.classifier.parameters())
 
 
+def describe(weights: Path) -> str:
+    """A trained classifier's identity in a few words, for the overwrite refusal."""
+    try:
+        meta = classifier_meta(weights)
+    except Exception:  # any unreadable file: still not ours to replace
+        return "not a readable classifier file"
+    return f"{meta.get('dataset')}, test accuracy {meta.get('test_accuracy', float('nan')):.4f}"
+
+
 def train_classifier(cfg: DictConfig) -> tuple[Path, float]:
     """Train, test and save the classifier of ``cfg``; the weights path and test accuracy."""
+    datamodule = instantiate(cfg.data)
+    weights = Path(cfg.weights.replace("{dataset}", datamodule.name))
+    if weights.exists() and not cfg.overwrite:
+        raise ConfigError(
+            f"{weights} exists ({describe(weights)}); evaluations that use it would change. "
+            f"Pass overwrite=true to replace it, or weights=<another path>"
+        )
     if cfg.get("seed") is not None:
         pl.seed_everything(cfg.seed, workers=True)
-    datamodule = instantiate(cfg.data)
     datamodule.prepare_data()
     datamodule.setup("fit")
     classes = class_names(datamodule.train_set)
@@ -90,8 +105,7 @@ def train_classifier(cfg: DictConfig) -> tuple[Path, float]:
         "classes": classes,
         "test_accuracy": accuracy,
     }
-    path = save_classifier(classifier, cfg.weights.replace("{dataset}", datamodule.name), meta)
-    return path, accuracy
+    return save_classifier(classifier, weights, meta), accuracy
 
 
 @hydra.main(version_base="1.3", config_path=config_dir(), config_name="classifier")

@@ -78,7 +78,9 @@ def save_classifier(classifier: Classifier, path: str | Path, meta: dict[str, An
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().cpu() for k, v in classifier.state_dict().items()}
-    torch.save({"state_dict": state, "meta": {**meta, "arch": classifier.arch}}, path)
+    partial = path.with_name(path.name + ".partial")  # a kill mid-save keeps the old file
+    torch.save({"state_dict": state, "meta": {**meta, "arch": classifier.arch}}, partial)
+    partial.replace(path)
     return path
 
 
