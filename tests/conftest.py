@@ -1,6 +1,7 @@
 """Shared fixtures: synthetic data in the real on-disk formats and composed Hydra configs."""
 
 import gzip
+import os
 import struct
 import subprocess
 import sys
@@ -22,6 +23,16 @@ TINY = [  # narrow networks that train in seconds on a CPU
     "model.disc_z.hidden=[32,16]",
     "model.generator.latent_dim=8",
 ]
+
+
+class RunsCode:
+    """A pickle payload that creates ``path`` when unpickled: what a malicious file does."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.path}",))
 
 
 def console_script(name: str) -> str:

@@ -3,7 +3,6 @@
 import csv
 import hashlib
 import json
-import os
 import subprocess
 from pathlib import Path
 
@@ -20,6 +19,7 @@ from pagan_lightning.metrics import Classifier, save_classifier
 from pagan_lightning.nets.pair import pair_match
 from pagan_lightning.probe import read_pair_discriminator
 from tests.conftest import (
+    RunsCode,
     blob_images,
     console_script,
     run_cli,
@@ -173,16 +173,6 @@ def test_probe_reads_a_trained_pair_discriminator(tiny_run: dict[str, Path]) -> 
     assert reads[0] == reads[1] and set(reads[0]) == {"pair_match", "real_over_rec"}
     torch.manual_seed(0)
     assert reads[0]["pair_match"] == pair_match(model.disc_pair, test, model.augmenter).item()
-
-
-class RunsCode:
-    """Pickles to ``os.system("touch <marker>")``: what a malicious weights file does."""
-
-    def __init__(self, marker: Path) -> None:
-        self.marker = marker
-
-    def __reduce__(self):
-        return (os.system, (f"touch {self.marker}",))
 
 
 def evaluate_cli(tiny_run: dict[str, Path], out: Path, *overrides: str):

@@ -1,6 +1,5 @@
 """Bad input gets a clear error before any work: configs, checkpoints and image files."""
 
-import os
 import subprocess
 from pathlib import Path
 
@@ -19,7 +18,7 @@ from pagan_lightning.checkpoint import (
 from pagan_lightning.data import EpochSampler, ImageFolderDataModule, UnreadableImageError
 from pagan_lightning.errors import ConfigError
 from pagan_lightning.validate import check_config
-from tests.conftest import TINY, compose_train, console_script, quiet_trainer
+from tests.conftest import TINY, RunsCode, compose_train, console_script, quiet_trainer
 
 BAD_CONFIGS = [
     (["model.optimizer_g.lr=0"], "model.optimizer_g.lr=0 must be positive"),
@@ -114,16 +113,6 @@ def test_resume_without_a_checkpoint_stops_instead_of_starting_afresh(tmp_path: 
 
 
 # ------------------------------------------------------------------ checkpoints and files
-class RunsCode:
-    """A pickle payload that would create a file when unpickled."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-
-    def __reduce__(self):
-        return (os.system, (f"touch {self.path}",))
-
-
 def test_checkpoint_that_would_run_code_is_refused(tmp_path: Path) -> None:
     evil, pwned = tmp_path / "evil.ckpt", tmp_path / "pwned"
     torch.save({"state_dict": {}, "pagan_lightning": {}, "x": RunsCode(pwned)}, evil)

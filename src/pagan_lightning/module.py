@@ -276,7 +276,11 @@ class PAGAN(ExactResume, LatentVariableModel, pl.LightningModule):
         every rank raises together)."""
         if self.hparams.on_non_finite != "raise":
             return
-        found = self.trainer.strategy.reduce((self.first_non_finite > 0).long(), reduce_op="sum")
+        found = (self.first_non_finite > 0).long()
+        try:
+            found = self.trainer.strategy.reduce(found, reduce_op="sum")
+        except RuntimeError:  # not attached to a Trainer: a checkpoint saved by hand
+            pass
         if not found:
             return
         batch, mask = int(self.first_non_finite), int(self.non_finite_losses)
@@ -289,7 +293,7 @@ class PAGAN(ExactResume, LatentVariableModel, pl.LightningModule):
             where = f"{', '.join(names)} at generator step {step} (batch {batch})"
             where = f"{phase} loss {where}"
         raise NonFiniteLossError(
-            f"non-finite {where}, found at generator step {self.trainer.global_step}; "
+            f"non-finite {where}, found at generator step {self.global_step}; "
             f"training stopped, the checkpoints written so far are kept (none is written "
             f"after it). model.on_non_finite=skip skips such updates instead."
         )

@@ -22,6 +22,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf, read_write
 from pytorch_lightning.utilities import rank_zero_only
 
+from pagan_lightning import rundir
 from pagan_lightning.errors import ConfigError, UserError
 from pagan_lightning.validate import check_config
 
@@ -87,6 +88,13 @@ def ddp_relaunches_this_job() -> Iterator[None]:
 
 
 @rank_zero_only
+def claim_run_dir(output_dir: Path, ckpt_path: str | None) -> None:
+    """:func:`pagan_lightning.rundir.claim` on rank 0 (the other ranks of a DDP run are
+    started by rank 0 into its folder)."""
+    rundir.claim(output_dir, ckpt_path)
+
+
+@rank_zero_only
 def save_config(cfg: DictConfig, output_dir: Path) -> None:
     """``<output_dir>/config_resolved.yaml``, written by rank 0 only."""
     output_dir.mkdir(parents=True, exist_ok=True)
@@ -111,6 +119,7 @@ def train(cfg: DictConfig) -> pl.Trainer:
     """Fit PAGAN as configured by ``cfg`` and return the trainer."""
     check_config(cfg)  # unknown keys, wrong types, bad values: before any work
     output_dir = Path(cfg.paths.output_dir)
+    claim_run_dir(output_dir, cfg.get("ckpt_path"))  # one writer; a used folder only resumed
     check_resume(cfg, output_dir)
     if cfg.get("seed") is not None:
         pl.seed_everything(cfg.seed, workers=True)
@@ -131,8 +140,11 @@ def train(cfg: DictConfig) -> pl.Trainer:
         logger=instantiate_all(cfg.get("logger")),
     )
     log.info("output dir: %s", output_dir)
-    with ddp_relaunches_this_job():
-        trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+    try:
+        with ddp_relaunches_this_job():
+            trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+    finally:
+        rundir.release(output_dir)
     return trainer
 
 

@@ -1,0 +1,90 @@
+"""A run folder belongs to one run (issue #12): a second writer is refused, a used folder is
+only resumed, and nothing of the first run is lost or mixed."""
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from pagan_lightning import rundir
+from pagan_lightning.errors import ConfigError
+from tests.conftest import console_script, synthetic_training
+
+HOLD = """
+import sys, time
+from pathlib import Path
+from pagan_lightning import rundir
+rundir.claim(Path(sys.argv[1]), None)
+print("held", flush=True)
+time.sleep(60)
+"""
+
+
+def holder(folder: Path) -> subprocess.Popen:
+    """Another process that claims ``folder`` and keeps it."""
+    proc = subprocess.Popen([sys.executable, "-c", HOLD, str(folder)], stdout=subprocess.PIPE)
+    assert proc.stdout.readline().strip() == b"held"
+    return proc
+
+
+def test_a_second_writer_is_refused_until_the_first_ends_even_by_sigkill(tmp_path: Path) -> None:
+    proc = holder(tmp_path)
+    with pytest.raises(ConfigError, match=rf"in use by another pagan-train \(pid {proc.pid}\)"):
+        rundir.claim(tmp_path, "last")  # not even a resume may write beside it
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    rundir.claim(tmp_path, None)  # the kernel released the lock with the process
+    rundir.release(tmp_path)
+
+
+def train(run: Path, data: Path, *overrides: str) -> subprocess.CompletedProcess:
+    args = [
+        console_script("pagan-train"),
+        *synthetic_training(data),
+        "trainer.limit_val_batches=0",
+        "trainer.log_every_n_steps=1",
+        f"hydra.run.dir={run}",
+        *overrides,
+    ]
+    return subprocess.run(args, capture_output=True, text=True, timeout=600)
+
+
+def snapshot(run: Path) -> dict[str, bytes]:
+    files = ["config_resolved.yaml", "csv/metrics.csv", "checkpoints/last.ckpt"]
+    return {name: (run / name).read_bytes() for name in files}
+
+
+def test_a_used_folder_is_resumed_or_refused_never_mixed(fashion_dir: Path, tmp_path: Path):
+    run = tmp_path / "run"
+    first = train(run, fashion_dir, "trainer.max_steps=2")
+    assert first.returncode == 0, first.stderr[-2000:]
+    before = snapshot(run)
+
+    again = train(run, fashion_dir, "trainer.max_steps=2")
+    assert again.returncode != 0 and "Traceback" not in again.stderr
+    assert again.stderr.strip().splitlines()[-1] == (
+        f"error: {run} already holds a run (config_resolved.yaml, checkpoints, csv/metrics.csv)."
+        f" Resume it with ckpt_path=last, or start the new run in another folder (leave "
+        f"hydra.run.dir out for a fresh dated one)"
+    )
+    assert snapshot(run) == before  # nothing written
+
+    resumed = train(run, fashion_dir, "trainer.max_steps=3", "ckpt_path=last")
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert (run / "csv/metrics.csv").read_bytes().startswith(before["csv/metrics.csv"][:50])
+
+
+def test_a_second_pagan_train_into_a_running_folder_is_refused(fashion_dir: Path, tmp_path):
+    run = tmp_path / "run"
+    proc = holder(run)  # stands for a pagan-train that is still running there
+    try:
+        out = train(run, fashion_dir, "trainer.max_steps=2", "ckpt_path=last")
+        assert out.returncode != 0 and "Traceback" not in out.stderr
+        assert f"in use by another pagan-train (pid {proc.pid})" in out.stderr
+        assert not (run / "config_resolved.yaml").exists()
+    finally:
+        proc.kill()
+        proc.wait()
