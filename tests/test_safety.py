@@ -23,6 +23,7 @@ from tests.conftest import TINY, RunsCode, compose_train, console_script, quiet_
 BAD_CONFIGS = [
     (["model.optimizer_g.lr=0"], "model.optimizer_g.lr=0 must be positive"),
     (["model.optimizer_d.lr=-1e-4"], "model.optimizer_d.lr=-0.0001 must be positive"),
+    (["model.optimizer_d.lr=fast"], "model.optimizer_d.lr='fast' is not allowed; expected float"),
     (["data.batch_size=0"], "data.batch_size=0 must be positive"),
     (["model.generator.latent_dim=-8"], "model.generator.latent_dim=-8 must be positive"),
     (["model.disc_z.hidden=[512,0]"], "model.disc_z.hidden=[512, 0] must be positive"),

@@ -5,6 +5,7 @@ mappings) so that a checkpoint holds plain hyper-parameters and ``PAGAN.load_fro
 rebuilds the model with nothing else.
 """
 
+import contextlib
 from collections.abc import Callable, Mapping
 from typing import Any, Literal
 
@@ -277,10 +278,8 @@ class PAGAN(ExactResume, LatentVariableModel, pl.LightningModule):
         if self.hparams.on_non_finite != "raise":
             return
         found = (self.first_non_finite > 0).long()
-        try:
+        with contextlib.suppress(RuntimeError):  # RuntimeError: no Trainer (a save by hand)
             found = self.trainer.strategy.reduce(found, reduce_op="sum")
-        except RuntimeError:  # not attached to a Trainer: a checkpoint saved by hand
-            pass
         if not found:
             return
         batch, mask = int(self.first_non_finite), int(self.non_finite_losses)

@@ -15,6 +15,7 @@ import typing
 from collections.abc import Iterator
 from typing import Any, Literal
 
+import torch
 from hydra.utils import get_object
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
@@ -71,6 +72,8 @@ def _allowed_types(annotation: Any) -> tuple[tuple[type, ...], tuple[Any, ...]] 
         for arg in typing.get_args(annotation):
             if arg is type(None):
                 kinds += (type(None),)
+                continue
+            if arg is torch.Tensor:  # torch.optim's `lr: float | Tensor`: no config is a tensor
                 continue
             part = _allowed_types(arg)
             if part is None:
