@@ -6,6 +6,7 @@ spectral-norm parametrizations to its workers; the ``ddp`` launcher would re-run
 """
 
 import copy
+import csv
 import os
 import socket
 import subprocess
@@ -214,13 +215,15 @@ def test_one_ddp_step_equals_one_step_on_the_global_batch(tmp_path: Path) -> Non
             torch.testing.assert_close(rank0[name], value, atol=1e-6, rtol=0)
 
 
-def pagan_train_ddp(args: list[str], cwd: Path) -> None:
+SHORT = ["trainer.max_steps=1", "trainer.limit_val_batches=0", "callbacks.progress_bar=null"]
+
+
+def pagan_train_ddp(args: list[str], cwd: Path, short: list[str] = SHORT) -> None:
     """``pagan-train trainer=ddp`` on 2 CPU processes, run from ``cwd`` with the package under
     test first on the path (a relative PYTHONPATH would not survive the change of folder)."""
     package_root = str(Path(pagan_lightning.__file__).parents[1])
     path = os.pathsep.join([package_root, os.environ.get("PYTHONPATH", "")])
     ddp = ["trainer=ddp", "trainer.accelerator=cpu", "trainer.devices=2"]
-    short = ["trainer.max_steps=1", "trainer.limit_val_batches=0", "callbacks.progress_bar=null"]
     out = subprocess.run(
         [console_script("pagan-train"), *args, *ddp, *TINY, *short],
         capture_output=True,
@@ -258,3 +261,25 @@ def test_a_ddp_multirun_writes_one_output_dir_per_job(fashion_dir: Path, tmp_pat
         assert (sweep / job / "train_ddp_process_1.log").exists()
         assert OmegaConf.load(sweep / job / "config_resolved.yaml").data.batch_size == batch_size
     assert sorted(p.name for p in sweep.iterdir()) == ["0", "1", "multirun.yaml"]
+
+
+def test_validation_interval_counts_batches_across_epochs_under_ddp(
+    fashion_dir: Path, tmp_path: Path
+) -> None:
+    """The README's `experiment=quickstart trainer=ddp ...` command: each rank sees half the
+    batches of an epoch (here 6 of 16 images), fewer than val_check_interval; validation
+    still runs every val_check_interval batches, counted across epochs (issue #12)."""
+    run = tmp_path / "run"
+    short = [
+        "trainer.max_steps=9",
+        "trainer.val_check_interval=8",
+        "trainer.limit_val_batches=1",
+        "trainer.log_every_n_steps=1",
+        "callbacks.progress_bar=null",
+    ]
+    args = ["experiment=quickstart", *offline(fashion_dir), "data.batch_size=16"]
+    args.append(f"hydra.run.dir={run}")
+    pagan_train_ddp(args, tmp_path, short)
+    with open(run / "csv" / "metrics.csv") as f:
+        validated = [row["step"] for row in csv.DictReader(f) if row.get("val/rec_mse")]
+    assert validated == ["7"]  # after the 8th batch, in the second epoch of 6 batches

@@ -18,7 +18,14 @@ from pagan_lightning.checkpoint import (
 from pagan_lightning.data import EpochSampler, ImageFolderDataModule, UnreadableImageError
 from pagan_lightning.errors import ConfigError
 from pagan_lightning.validate import check_config
-from tests.conftest import TINY, RunsCode, compose_train, console_script, quiet_trainer
+from tests.conftest import (
+    TINY,
+    RunsCode,
+    compose_train,
+    console_script,
+    quiet_trainer,
+    synthetic_training,
+)
 
 BAD_CONFIGS = [
     (["model.optimizer_g.lr=0"], "model.optimizer_g.lr=0 must be positive"),
@@ -241,3 +248,26 @@ def test_epoch_order_is_seeded_and_resumable() -> None:
     sampler.set_epoch(2)
     sampler.start = 4  # a run resumed after 4 samples of epoch 2 goes on with the rest, once
     assert list(sampler) == order[4:] and list(sampler) == order
+
+
+def test_a_batch_larger_than_the_training_set_stops_before_training(
+    fashion_dir: Path, tmp_path: Path
+) -> None:
+    run = tmp_path / "run"
+    out = subprocess.run(
+        [
+            console_script("pagan-train"),
+            *synthetic_training(fashion_dir),
+            "data.batch_size=512",
+            f"hydra.run.dir={run}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert out.returncode != 0 and "Traceback" not in out.stderr
+    assert out.stderr.strip().splitlines()[-1] == (
+        "error: data.batch_size=512 is larger than the training set of 200 images (256 minus "
+        "data.val_size=56): no full batch to train on. Lower data.batch_size or data.val_size"
+    )
+    assert not (run / "checkpoints").exists()

@@ -143,6 +143,15 @@ class ImageDataModule(pl.LightningDataModule):
         sizes = [len(full) - self.val_size, self.val_size]
         self.train_set, self.val_set = random_split(full, sizes, generator=split)
         self.test_set = self._load(False, download=False)
+        processes = self.trainer.world_size if self.trainer is not None else 1
+        if len(self.train_set) // processes < self.batch_size:  # drop_last: no batch at all
+            share = f" ({processes} processes: {len(self.train_set) // processes} each)"
+            raise ConfigError(
+                f"data.batch_size={self.batch_size} is larger than the training set of "
+                f"{len(self.train_set)} images ({len(full)} minus data.val_size="
+                f"{self.val_size}){share if processes > 1 else ''}: no full batch to train "
+                f"on. Lower data.batch_size or data.val_size"
+            )
 
     def _loader(self, dataset: Dataset | None, sampler: Sampler | None = None) -> DataLoader:
         if dataset is None:
