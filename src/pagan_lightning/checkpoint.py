@@ -13,7 +13,6 @@
 """
 
 import os
-import pickle
 import random
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,7 +25,7 @@ from hydra.utils import get_object
 from pytorch_lightning.plugins.io import TorchCheckpointIO
 
 from pagan_lightning.errors import UserError
-from pagan_lightning.safe_files import unpickling_reason
+from pagan_lightning.safe_files import safe_load
 
 MARKER = "pagan_lightning"  # checkpoint entry written by this project's modules
 TRUSTED = ("pagan_lightning.", "torch.optim.", "torch.nn.")  # what a checkpoint may name
@@ -47,18 +46,7 @@ def load_checkpoint(path: str | os.PathLike, map_location: Any = "cpu") -> dict[
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"checkpoint {path} does not exist")
-    try:
-        checkpoint = torch.load(path, map_location=map_location, weights_only=True)
-    except pickle.UnpicklingError as err:
-        reason = unpickling_reason(err)
-        raise CheckpointError(
-            f"refused to load {path}: it holds objects other than tensors and plain "
-            f"containers ({reason}). Checkpoints are loaded with weights_only=True so that a "
-            f"file cannot run code; load only checkpoints written by pagan-train."
-        ) from None
-    except (RuntimeError, EOFError, ValueError, OSError) as err:
-        reason = str(err).strip().splitlines()[0]
-        raise CheckpointError(f"checkpoint {path} is corrupt or truncated ({reason})") from None
+    checkpoint = safe_load(path, "checkpoint", error=CheckpointError, map_location=map_location)
     if not isinstance(checkpoint, dict) or MARKER not in checkpoint:
         keys = sorted(checkpoint)[:8] if isinstance(checkpoint, dict) else type(checkpoint)
         raise CheckpointError(

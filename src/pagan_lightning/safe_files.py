@@ -10,6 +10,7 @@ corrupt one, is one :class:`UnsafeFileError` naming it before the library touche
 import os
 import pickle
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -34,24 +35,39 @@ def unpickling_reason(err: pickle.UnpicklingError) -> str:
     return (named or lines or ["unpickling refused"])[0].strip()
 
 
-def check_no_code(path: str | os.PathLike, what: str, numpy: bool = False) -> None:
-    """Raise :class:`UnsafeFileError` unless ``path`` loads with ``weights_only=True``.
+def safe_load(
+    path: str | os.PathLike,
+    what: str,
+    numpy: bool = False,
+    error: type[UserError] = UnsafeFileError,
+    map_location: Any = "cpu",
+) -> Any:
+    """``torch.load(path, weights_only=True)``; a file that could run code, or a corrupt one,
+    raises ``error`` naming it.
 
     Args:
         path: a file written by ``torch.save``.
         what: how the error names the file (e.g. the config key that gave it).
         numpy: also allow NumPy arrays.
+        error: the :class:`UserError` subclass to raise.
+        map_location: as for ``torch.load``.
     """
     allowed = _numpy_globals() if numpy else []
     try:
         with torch.serialization.safe_globals(allowed):
-            torch.load(Path(path), map_location="cpu", weights_only=True)
+            return torch.load(Path(path), map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as err:
-        reason = unpickling_reason(err)
-        raise UnsafeFileError(
+        raise error(
             f"refused to load {what} {path}: it holds objects other than tensors and plain "
-            f"containers, which could run code when loaded ({reason}). Use the original file."
+            f"containers, which could run code when loaded; files are loaded with "
+            f"weights_only=True ({unpickling_reason(err)}). Use the original file."
         ) from None
     except (RuntimeError, EOFError, ValueError, OSError) as err:
         reason = str(err).strip().splitlines()[0]
-        raise UnsafeFileError(f"{what} {path} is corrupt or truncated ({reason})") from None
+        raise error(f"{what} {path} is corrupt or truncated ({reason})") from None
+
+
+def check_no_code(path: str | os.PathLike, what: str, numpy: bool = False) -> None:
+    """Raise :class:`UnsafeFileError` unless ``path`` loads with ``weights_only=True``
+    (before a library that unpickles it in full gets it)."""
+    safe_load(path, what, numpy)
