@@ -102,7 +102,7 @@ def test_image_folder_missing(tmp_path: Path) -> None:
 
 def test_celeba_plain_folder(tmp_path: Path) -> None:
     write_images(tmp_path / "celeba" / "img_align_celeba", 10, size=(178, 218))
-    dm = CelebADataModule(data_dir=str(tmp_path), val_size=2, download=False)
+    dm = CelebADataModule(data_dir=str(tmp_path), val_size=2, batch_size=4, download=False)
     dm.prepare_data()
     dm.setup()
     assert dm.train_set[0][0].shape == (3, 64, 64)
