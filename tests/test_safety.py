@@ -218,7 +218,9 @@ def folder_with_bad_images(tmp_path: Path) -> tuple[Path, list[Path]]:
 
 def test_unreadable_image_is_reported_with_its_path(folder_with_bad_images) -> None:
     root, bad = folder_with_bad_images
-    dm = ImageFolderDataModule(data_dir=str(root), image_size=8, val_size=2, download=False)
+    dm = ImageFolderDataModule(
+        data_dir=str(root), image_size=8, val_size=2, batch_size=4, download=False
+    )
     dm.setup()
     dataset = dm.train_set.dataset  # the full folder behind the train / val split
     index = [path for path, _ in dataset.samples].index(str(bad[0]))
