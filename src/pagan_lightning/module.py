@@ -131,8 +131,9 @@ class PAGAN(ExactResume, LatentVariableModel, pl.LightningModule):
         self.register_buffer("skipped_updates", torch.zeros((), dtype=torch.long))
         # on_non_finite="raise", kept on the device: the batch (d_steps) of the first non-finite
         # loss (0: none yet) and the bit mask of its losses (LOSSES), read every few steps
-        self.register_buffer("first_non_finite", torch.zeros((), dtype=torch.long), False)
-        self.register_buffer("non_finite_losses", torch.zeros((), dtype=torch.long), False)
+        zero = torch.zeros((), dtype=torch.long)
+        self.register_buffer("first_non_finite", zero.clone(), persistent=False)
+        self.register_buffer("non_finite_losses", zero.clone(), persistent=False)
         self._d_steps = 0  # Python mirror of d_steps, set in on_train_start
         self._speed_options_applied = False
 
@@ -289,8 +290,7 @@ class PAGAN(ExactResume, LatentVariableModel, pl.LightningModule):
             phase = "G/E" if names[0] in ("g", "e", "rec") else "discriminator"
             n_dis = self.hparams.n_dis
             step = (batch - 1 + n_dis - 1) // n_dis  # generator updates before that batch
-            where = f"{', '.join(names)} at generator step {step} (batch {batch})"
-            where = f"{phase} loss {where}"
+            where = f"{phase} loss {', '.join(names)} at generator step {step} (batch {batch})"
         raise NonFiniteLossError(
             f"non-finite {where}, found at generator step {self.global_step}; "
             f"training stopped, the checkpoints written so far are kept (none is written "
@@ -298,7 +298,9 @@ class PAGAN(ExactResume, LatentVariableModel, pl.LightningModule):
         )
 
     def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
-        if self.trainer.global_step % self.hparams.check_finite_every == 0:
+        # every check_finite_every generator steps = that many times n_dis batches (counting
+        # batches reads once, where global_step stays on a multiple for n_dis batches)
+        if self._d_steps % (self.hparams.check_finite_every * self.hparams.n_dis) == 0:
             self.check_finite()
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
