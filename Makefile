@@ -42,7 +42,7 @@ test: install data
 # Throughput of the Trainer against a plain PyTorch loop (README "Performance"), e.g.
 # make bench ARGS="trainer=gpu trainer.precision=bf16-mixed model.channels_last=true"
 bench: install
-	$(BIN)/python -m pagan_lightning.bench experiment=quickstart $(ARGS)
+	$(BIN)/python -m pagan_lightning.cli.bench experiment=quickstart $(ARGS)
 
 # Table 3 on CPU (PAGAN, PAGAN-L1, PAGAN-NOAUG on Fashion-MNIST), then one collected table.
 table3-quick: install data

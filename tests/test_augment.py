@@ -2,8 +2,8 @@ import pytest
 import torch
 
 from pagan_lightning.augment import Augmenter, Identity, ReflectPadCrop
-from pagan_lightning.train import instantiate_model
-from tests.conftest import TINY, compose_train
+from pagan_lightning.configs import instantiate_model
+from tests.helpers.configs import TINY, compose_train
 
 
 class HorizontalFlip(Augmenter):
@@ -63,7 +63,7 @@ def test_pad_fraction_is_validated() -> None:
 
 
 def test_a_subclass_is_picked_up_from_config(tmp_path) -> None:
-    overrides = ["augment=identity", f"model.augmenter._target_={__name__}.HorizontalFlip"]
+    overrides = ["model/augmenter=identity", f"model.augmenter._target_={__name__}.HorizontalFlip"]
     model = instantiate_model(compose_train([*TINY, *overrides], tmp_path))
     assert isinstance(model.augmenter, HorizontalFlip)
     x = torch.rand(2, 1, 32, 32)

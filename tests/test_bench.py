@@ -6,8 +6,8 @@ import pytest
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
-from pagan_lightning import bench
-from tests.conftest import TINY, compose_train, quiet_trainer
+from pagan_lightning.cli import bench
+from tests.helpers.configs import TINY, compose_train, quiet_trainer
 
 
 def test_plain_step_does_the_work_of_training_step(tmp_path: Path) -> None:

@@ -12,7 +12,7 @@ from pagan_lightning.data import (
     MNISTDataModule,
 )
 from pagan_lightning.errors import DataNotFoundError
-from tests.conftest import write_mnist_like
+from tests.helpers.files import write_mnist_like
 
 
 def test_fashion_mnist_batches_are_signed_32x32(fashion_dir: Path) -> None:

@@ -24,11 +24,10 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 import pagan_lightning
+from pagan_lightning.configs import instantiate_model
 from pagan_lightning.module import PAGAN
-from pagan_lightning.train import instantiate_model
-from tests.conftest import TINY, compose_train, console_script, quiet_trainer
-from tests.test_non_finite import poison
-from tests.test_train import offline
+from tests.helpers.configs import TINY, compose_train, console_script, offline, quiet_trainer
+from tests.helpers.faults import poison
 
 B = 4  # per-rank batch
 HANG_S = 180  # a 2-rank fit here takes ~10 s
@@ -87,7 +86,7 @@ def without_batchnorm(module: nn.Module) -> None:
 # the check of one step against the global batch: see its test
 COMPARABLE = [
     *TINY,
-    "augment=identity",
+    "model/augmenter=identity",
     "model.optimizer_g._target_=torch.optim.SGD",
     "model.optimizer_d._target_=torch.optim.SGD",
     "~model.optimizer_g.betas",
@@ -252,7 +251,7 @@ def test_a_ddp_run_writes_one_output_dir(fashion_dir: Path, tmp_path: Path) -> N
 
 
 def test_a_ddp_multirun_writes_one_output_dir_per_job(fashion_dir: Path, tmp_path: Path) -> None:
-    """Each job of ``-m`` launches its own ranks (``train.ddp_relaunches_this_job``)."""
+    """Each job of ``-m`` launches its own ranks (``compat.ddp_relaunches_this_job``)."""
     sweep = tmp_path / "sweep"
     args = ["-m", *offline(fashion_dir), "data.batch_size=8,16", f"hydra.sweep.dir={sweep}"]
     pagan_train_ddp(args, tmp_path)

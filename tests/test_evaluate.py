@@ -13,19 +13,13 @@ from nbclient import NotebookClient
 from PIL import Image
 
 from pagan_lightning.checkpoint import load_checkpoint, load_module
-from pagan_lightning.collect import collect
-from pagan_lightning.evaluate import results_table
+from pagan_lightning.cli.collect import collect
+from pagan_lightning.cli.evaluate import results_table
 from pagan_lightning.metrics import Classifier, save_classifier
 from pagan_lightning.nets.pair import pair_match
 from pagan_lightning.probe import read_pair_discriminator
-from tests.conftest import (
-    RunsCode,
-    blob_images,
-    console_script,
-    run_cli,
-    synthetic_training,
-    write_mnist_like,
-)
+from tests.helpers.configs import console_script, run_cli, synthetic_training
+from tests.helpers.files import RunsCode, blob_images, write_mnist_like
 
 REPO = Path(__file__).resolve().parents[1]
 

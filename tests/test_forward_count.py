@@ -7,7 +7,7 @@ import torch
 from torch.utils.data import DataLoader, TensorDataset
 
 from pagan_lightning.module import PAGAN
-from tests.conftest import quiet_trainer
+from tests.helpers.configs import quiet_trainer
 
 NETWORKS = ("generator", "encoder", "disc_x", "disc_z", "disc_pair", "augmenter")
 

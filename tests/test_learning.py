@@ -1,12 +1,12 @@
 """A tiny end-to-end learning check: PAGAN learns to reconstruct held-out images."""
 
 import pytorch_lightning as pl
-import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, TensorDataset
 
 from pagan_lightning.module import PAGAN
-from tests.conftest import blob_images, quiet_trainer
+from tests.helpers.configs import quiet_trainer
+from tests.helpers.files import blob_images, signed
 
 
 def spec(target: str, **kwargs) -> dict:
@@ -28,10 +28,6 @@ def tiny_pagan(latent: int = 8, size: int = 16) -> PAGAN:
         optimizer_g=adam,
         optimizer_d=adam,
     )
-
-
-def signed(images) -> torch.Tensor:
-    return torch.from_numpy(images).float().div(127.5).sub(1).unsqueeze(1)
 
 
 def test_reconstruction_of_held_out_images_improves(tmp_path) -> None:

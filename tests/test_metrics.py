@@ -2,6 +2,7 @@
 both feature extractors (Inception on stand-in weights, the dataset classifier) and
 compute_metrics end to end, all offline."""
 
+import dataclasses
 import itertools
 import math
 import shutil
@@ -23,7 +24,9 @@ from torch_fidelity.metric_fid import fid_features_to_statistics, fid_statistics
 from torch_fidelity.metric_isc import isc_features_to_metric
 from torch_fidelity.utils import create_feature_extractor, resolve_feature_layer_for_metric
 
-from pagan_lightning.augment import Augmenter, ReflectPadCrop
+from pagan_lightning.augment import ReflectPadCrop
+from pagan_lightning.cli.train_classifier import train_classifier
+from pagan_lightning.configs import config_dir
 from pagan_lightning.data import FashionMNISTDataModule
 from pagan_lightning.errors import ConfigError, MissingWeightsError
 from pagan_lightning.metrics import (
@@ -40,9 +43,8 @@ from pagan_lightning.metrics import (
     to_uint8,
 )
 from pagan_lightning.metrics.features import INCEPTION_FILE
-from pagan_lightning.train import config_dir
-from pagan_lightning.train_classifier import train_classifier
-from tests.conftest import compose_train, write_mnist_like
+from tests.helpers.configs import compose_train
+from tests.helpers.files import write_mnist_like
 
 # ------------------------------------------------------------------------------- fixtures
 
@@ -55,12 +57,9 @@ class Replay:
     device = torch.device("cpu")
 
     def __init__(
-        self,
-        images: torch.Tensor,
-        augmenter: Augmenter,
-        rec: Callable[[torch.Tensor], torch.Tensor] = lambda x: x,
+        self, images: torch.Tensor, rec: Callable[[torch.Tensor], torch.Tensor] = lambda x: x
     ) -> None:
-        self.images, self.augmenter, self.rec, self.drawn = images, augmenter, rec, 0
+        self.images, self.rec, self.drawn = images, rec, 0
 
     def sample(self, n: int, z: torch.Tensor | None = None) -> torch.Tensor:
         out = self.images[self.drawn : self.drawn + n]
@@ -282,7 +281,7 @@ def test_missing_inception_weights_offline_is_one_clear_error_before_any_work(
     offline: Path, data_dir: Path
 ) -> None:
     dm = datamodule(data_dir)
-    model = Replay(training_images(dm, 10), ReflectPadCrop(0.1))
+    model = Replay(training_images(dm, 10))
     with pytest.raises(MissingWeightsError) as err:
         compute_metrics(model, dm, MetricsConfig(features="inception", num_samples=10))
     message = str(err.value)
@@ -307,7 +306,7 @@ def test_compute_metrics_in_classifier_space(
 ) -> None:
     """Samples = the training images themselves and perfect reconstructions: FID ~ 0, RID = 1."""
     dm = datamodule(data_dir)
-    model = Replay(training_images(dm, 64), ReflectPadCrop(0.1))
+    model = Replay(training_images(dm, 64))
     cfg = MetricsConfig(
         features="classifier",
         classifier_weights=str(classifier_weights),
@@ -317,7 +316,7 @@ def test_compute_metrics_in_classifier_space(
         kid_subsets=5,
         cache_dir=str(tmp_path / "cache"),
     )
-    results = compute_metrics(model, dm, cfg)
+    results = compute_metrics(model, dm, cfg, ReflectPadCrop(0.1))
     assert results["features"] == "classifier"
     assert results["feature_weights"] == str(classifier_weights)
     assert (results["num_samples"], results["num_real"], results["num_test"]) == (64, 64, 40)
@@ -331,6 +330,8 @@ def test_compute_metrics_in_classifier_space(
     assert results["aug_l2_image"] / math.sqrt(32 * 32) <= results["aug_rmse_pixel"]
     cached = list((tmp_path / "cache").glob("pagan-FashionMNIST-train64-*-stat-fid-penultimate.pt"))
     assert len(cached) == 1
+    no_aug = compute_metrics(model, dm, dataclasses.replace(cfg, num_samples=0))  # no augmenter
+    assert no_aug["rid"] == 1.0 and not [key for key in no_aug if key.startswith("aug_")]
 
 
 def test_compute_metrics_on_pagan_is_seeded_and_leaves_the_callers_rng_alone(
@@ -346,9 +347,9 @@ def test_compute_metrics_on_pagan_is_seeded_and_leaves_the_callers_rng_alone(
         cache_dir=str(tmp_path / "cache"),
     )
     rng_state = torch.get_rng_state()
-    first = compute_metrics(tiny_model, datamodule(data_dir), cfg)
+    first = compute_metrics(tiny_model, datamodule(data_dir), cfg, tiny_model.augmenter)
     assert torch.equal(torch.get_rng_state(), rng_state)
-    second = compute_metrics(tiny_model, datamodule(data_dir), cfg)  # real features cached
+    second = compute_metrics(tiny_model, datamodule(data_dir), cfg, tiny_model.augmenter)  # cached
     assert first == second
     assert all(math.isfinite(first[k]) for k in ("is", "fid", "rid", "aug_rid", "rmse_pixel"))
     assert first["rid"] >= 1 - 1e-9 and first["aug_rid"] >= 1 - 1e-9
@@ -358,7 +359,7 @@ def test_compute_metrics_with_inception_loads_local_weights_offline(
     data_dir: Path, inception_standin: Path, offline: Path, tmp_path: Path
 ) -> None:
     dm = datamodule(data_dir)
-    model = Replay(training_images(dm, 2), ReflectPadCrop(0.1), rec=lambda x: x.flip(-1))
+    model = Replay(training_images(dm, 2), rec=lambda x: x.flip(-1))
     cfg = {  # Inception at 299x299 is slow on a CPU: a few images only
         "inception_weights": str(inception_standin),
         "num_samples": 2,
@@ -368,7 +369,7 @@ def test_compute_metrics_with_inception_loads_local_weights_offline(
         "kid": False,
         "cache_dir": str(tmp_path / "cache"),
     }
-    results = compute_metrics(model, dm, cfg)
+    results = compute_metrics(model, dm, cfg, ReflectPadCrop(0.1))
     assert results["features"] == "inception"
     assert results["feature_extractor"] == "inception-v3-compat"
     assert results["feature_weights"] == str(inception_standin)
@@ -396,7 +397,7 @@ def test_train_classifier_cli_reports_missing_data_in_one_line(tmp_path: Path) -
     args = [
         sys.executable,
         "-m",
-        "pagan_lightning.train_classifier",
+        "pagan_lightning.cli.train_classifier",
         f"paths.data_dir={tmp_path / 'empty'}",
         "data.system_dir=null",
         "data.download=false",

@@ -8,10 +8,10 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from pagan_lightning.augment import Augmenter
 from pagan_lightning.callbacks import ImageGrids
+from pagan_lightning.configs import instantiate_model
 from pagan_lightning.module import PAGAN
 from pagan_lightning.nets import PAIR_MODES
-from pagan_lightning.train import instantiate_model
-from tests.conftest import TINY, compose_train, quiet_trainer
+from tests.helpers.configs import TINY, compose_train, quiet_trainer
 
 
 class Flip(Augmenter):

@@ -18,7 +18,7 @@ from pagan_lightning.nets import PAIR_MODES, PairDiscriminator
 from pagan_lightning.nets.discriminator import DiscriminatorBody, linear_head
 from pagan_lightning.nets.pair import mismatched, pair_match
 from pagan_lightning.probe import fashion_mnist_images, train_pair_probe
-from tests.conftest import blob_images
+from tests.helpers.files import blob_images
 
 BAR, CHANCE_BAR = 0.8, 0.6
 FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")

@@ -20,7 +20,8 @@ import pytest
 import torch
 
 from pagan_lightning.checkpoint import load_checkpoint
-from tests.conftest import console_script, run_cli, synthetic_training, write_mnist_like
+from tests.helpers.configs import console_script, run_cli, synthetic_training
+from tests.helpers.files import write_mnist_like
 
 REPO = Path(__file__).resolve().parents[1]
 STEPS = 20
@@ -43,7 +44,7 @@ def command(data: Path, run_dir: Path, *extra: str) -> list[str]:
     ]
 
 
-def env() -> dict[str, str]:  # the subprocess imports tests.stalling_io
+def env() -> dict[str, str]:  # the subprocess imports tests.helpers.stalling_io
     return os.environ | {"PYTHONPATH": str(REPO)}
 
 
@@ -123,7 +124,7 @@ def test_sigkill_while_writing_last_ckpt_keeps_the_previous_one(
 ) -> None:
     run_dir, marker = tmp_path / "run", tmp_path / "stalled"
     stalling = (
-        "trainer.plugins=[{_target_:tests.stalling_io.StallingCheckpointIO,"
+        "trainer.plugins=[{_target_:tests.helpers.stalling_io.StallingCheckpointIO,"
         f"stall_step:9,stall_name:last.ckpt,marker:'{marker}'}}]"
     )
     kill_when(command(data, run_dir, stalling), marker.exists)

@@ -11,7 +11,7 @@ import pytest
 
 from pagan_lightning import rundir
 from pagan_lightning.errors import ConfigError
-from tests.conftest import console_script, synthetic_training
+from tests.helpers.configs import console_script, synthetic_training
 
 HOLD = """
 import sys, time

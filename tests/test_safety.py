@@ -18,14 +18,14 @@ from pagan_lightning.checkpoint import (
 from pagan_lightning.data import EpochSampler, ImageFolderDataModule, UnreadableImageError
 from pagan_lightning.errors import ConfigError
 from pagan_lightning.validate import check_config
-from tests.conftest import (
+from tests.helpers.configs import (
     TINY,
-    RunsCode,
     compose_train,
     console_script,
     quiet_trainer,
     synthetic_training,
 )
+from tests.helpers.files import RunsCode
 
 BAD_CONFIGS = [
     (["model.optimizer_g.lr=0"], "model.optimizer_g.lr=0 must be positive"),
@@ -65,7 +65,7 @@ def test_bad_config_is_rejected_naming_the_key(overrides, message, tmp_path: Pat
         [],
         ["experiment=quickstart"],
         ["variant=wgan_gp"],
-        ["variant=f_gan", "f=kl"],
+        ["variant=f_gan", "model.objective.divergence=kl"],
         ["data=celeba"],
         ["trainer=ddp"],
         ["experiment=vae_quick"],
@@ -166,7 +166,7 @@ def test_load_module_refuses_classes_outside_the_trusted_packages(
 def test_resuming_with_other_network_sizes_names_the_mismatch(
     tiny_model, fashion_dir: Path, tmp_path: Path
 ) -> None:
-    from pagan_lightning.train import instantiate_model
+    from pagan_lightning.configs import instantiate_model
 
     trainer = quiet_trainer(tmp_path, max_steps=1, plugins=[AtomicCheckpointIO()])
     trainer.strategy.connect(tiny_model)

@@ -12,7 +12,7 @@ from torch.utils.data import DataLoader, TensorDataset
 from pagan_lightning.module import PAGAN
 from pagan_lightning.nets import Discriminator
 from pagan_lightning.nets.spectral import FP32SpectralNorm
-from tests.conftest import quiet_trainer
+from tests.helpers.configs import quiet_trainer
 
 
 def fit(model: PAGAN, tmp_path: Path, steps: int = 1, **kwargs) -> None:

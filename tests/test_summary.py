@@ -12,7 +12,7 @@ import pytest
 from omegaconf import OmegaConf
 from PIL import Image
 
-from pagan_lightning.collect import main, summarize
+from pagan_lightning.cli.collect import main, summarize
 from pagan_lightning.summary import Group, Job, Stat, compare, stat
 
 PAIR = {"_target_": "pagan_lightning.nets.PairDiscriminator", "ch": 16}

@@ -11,8 +11,8 @@ import torch
 from hydra.utils import instantiate
 from torch.utils.data import DataLoader, TensorDataset
 
-from pagan_lightning.train import instantiate_all, instantiate_model
-from tests.conftest import TINY, compose_train
+from pagan_lightning.configs import instantiate_all, instantiate_model
+from tests.helpers.configs import TINY, compose_train
 
 HOST_READS = ("item", "tolist", "numpy", "__bool__", "__float__", "__int__")
 EVERY = 10  # log_every_n_steps, the progress bar's refresh_rate and check_finite_every

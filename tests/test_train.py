@@ -8,7 +8,7 @@ import pytest
 
 from pagan_lightning.checkpoint import load_checkpoint, load_module
 from pagan_lightning.module import PAGAN
-from tests.conftest import TINY, console_script
+from tests.helpers.configs import TINY, console_script, offline
 
 PAGAN_TRAIN = console_script("pagan-train")
 DEBIAN_FASHION = Path("/usr/share/datasets/fashion-mnist")
@@ -24,15 +24,6 @@ def run(args: list[str], tmp_path: Path, check: bool = True) -> subprocess.Compl
     if check and out.returncode != 0:
         raise AssertionError(f"pagan-train failed:\n{out.stdout[-3000:]}\n{out.stderr[-3000:]}")
     return out
-
-
-def offline(data_dir: Path) -> list[str]:
-    return [
-        f"paths.data_dir={data_dir}",
-        "data.system_dir=null",
-        "data.download=false",
-        "data.val_size=56",
-    ]
 
 
 def test_quickstart_fast_dev_run_on_synthetic_idx(fashion_dir: Path, tmp_path: Path) -> None:

@@ -12,11 +12,11 @@ from omegaconf import OmegaConf
 from torch.utils.data import DataLoader, TensorDataset
 
 from pagan_lightning.augment import Identity, ReflectPadCrop
-from pagan_lightning.collect import collect, summarize
+from pagan_lightning.cli.collect import collect, summarize
+from pagan_lightning.configs import config_dir, instantiate_model
 from pagan_lightning.module import PAGAN
 from pagan_lightning.objectives import FGAN, GradientPenalty, WassersteinGAN
-from pagan_lightning.train import config_dir, instantiate_model
-from tests.conftest import TINY, compose_train, console_script, quiet_trainer
+from tests.helpers.configs import TINY, compose_train, console_script, quiet_trainer
 
 VARIANTS = ["pagan", "l1", "noaug", "wgan_gp", "f_gan"]
 
@@ -79,7 +79,9 @@ def test_wgan_gp_settings(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("f", ["kl", "reverse_kl", "pearson", "hellinger", "js", "gan"])
 def test_f_gan_divergence_from_config(f: str, tmp_path: Path) -> None:
-    model = instantiate_model(compose_train([*TINY, "variant=f_gan", f"f={f}"], tmp_path))
+    model = instantiate_model(
+        compose_train([*TINY, "variant=f_gan", f"model.objective.divergence={f}"], tmp_path)
+    )
     assert isinstance(model.objective, FGAN) and model.objective.divergence == f
 
 

@@ -4,7 +4,8 @@ An augmenter is an ``nn.Module`` that maps a batch of images (N, C, H, W) in [-1
 of the same shape on the same device, with an independent random draw per sample. To add a new
 augmentation, subclass :class:`Augmenter`, implement ``forward`` and select it from config::
 
-    # conf/augment/my_aug.yaml
+    # conf/model/augmenter/my_aug.yaml
+    # @package model.augmenter
     _target_: my_package.MyAugmenter
 """
 

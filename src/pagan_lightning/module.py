@@ -15,7 +15,10 @@ import torch.nn.functional as F
 from hydra.utils import instantiate
 from torch import nn
 
+from pagan_lightning import algorithm
 from pagan_lightning.checkpoint import ExactResume
+from pagan_lightning.compat import uncount_optimizer_steps
+from pagan_lightning.data.base import images_of
 from pagan_lightning.errors import NonFiniteLossError
 from pagan_lightning.inference import LatentVariableModel
 from pagan_lightning.nets.encoder import Encoder
@@ -23,18 +26,6 @@ from pagan_lightning.nets.pair import pair_match
 
 # every loss a batch can log, in the order of the non-finite bit mask
 LOSSES = ("d_x", "d_z", "d_pair", "gp_x", "gp_z", "gp_pair", "g", "e", "rec")
-
-
-def _uncounted(optimizer: Any, trainer: pl.Trainer) -> None:
-    """Stop a LightningOptimizer's steps from advancing ``trainer.global_step``.
-
-    Lightning counts every ``optimizer.step()`` of a manual-optimisation module in
-    ``global_step`` (Lightning-AI/pytorch-lightning#17958), which would make ``max_steps``
-    count discriminator and generator updates together. The discriminator optimizer keeps the
-    profiler bracketing but not the count, so ``global_step`` == generator updates.
-    """
-    optimizer._on_before_step = lambda: trainer.profiler.start("optimizer_step")
-    optimizer._on_after_step = lambda: trainer.profiler.stop("optimizer_step")
 
 
 class PAGAN(ExactResume, LatentVariableModel, pl.LightningModule):
@@ -158,7 +149,7 @@ class PAGAN(ExactResume, LatentVariableModel, pl.LightningModule):
 
     def configure_model(self) -> None:
         """Apply ``channels_last`` and ``compile`` once; Lightning calls this hook before the
-        strategy wraps the module (DDP), and :mod:`pagan_lightning.bench` calls it too."""
+        strategy wraps the module (DDP), and :mod:`pagan_lightning.cli.bench` calls it too."""
         if self._speed_options_applied:
             return
         self._speed_options_applied = True
@@ -183,63 +174,35 @@ class PAGAN(ExactResume, LatentVariableModel, pl.LightningModule):
             torch.manual_seed(torch.initial_seed() + offset)
 
     def training_step(self, batch: Any, batch_idx: int) -> None:
-        x = batch[0] if isinstance(batch, list | tuple) else batch
+        x = images_of(batch)
         if self.hparams.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
         opt_g, opt_d = self.optimizers()
-        _uncounted(opt_d, self.trainer)
+        uncount_optimizer_steps(opt_d, self.trainer)  # global_step = G/E updates
         update_g = self._d_steps % self.hparams.n_dis == 0
         self._d_steps += 1
         self.d_steps += 1
 
-        # draw z ~ p(z), z_hat ~ q(z|x), x_prior = G(z), x_rec = G(z_hat), x_aug = a(x); two
-        # generator passes, so that x_prior (BatchNorm statistics included) does not depend on
-        # the encoder. Graphs are kept only when G and E are updated on this batch.
+        # Algorithm 1 (pagan_lightning.algorithm): draw, step D on the three games, then
+        # step G and E against the updated discriminators, reusing the same samples
         with torch.set_grad_enabled(update_g):
-            z = self.draw_prior(x.shape[0])
-            z_hat = self.encoder.rsample(*self.encoder(x))
-            x_prior, x_rec = self.generator(z), self.generator(z_hat)
-        real = {"x": (x,), "z": (z,)}
-        fake = {"x": (x_prior.detach(),), "z": (z_hat.detach(),)}
-        if self.disc_pair is not None:  # eq. (11): (x, a(x)) vs (x, G(E(x)))
-            real["pair"], fake["pair"] = (x, self.augmenter(x)), (x, x_rec.detach())
-
-        # discriminator step on the games; real and fake in one pass per network
-        losses = {}
-        for name, critic in self.games().items():
-            both = [torch.cat([r, f]) for r, f in zip(real[name], fake[name], strict=True)]
-            real_out, fake_out = critic(*both).float().chunk(2)
-            losses[f"d_{name}"] = self.objective.discriminator_loss(real_out, fake_out)
-            if self.gradient_penalty is not None:
-                penalty = self.gradient_penalty(critic, real[name], fake[name])
-                losses[f"gp_{name}"] = penalty
-                losses[f"d_{name}"] = losses[f"d_{name}"] + penalty
+            samples = algorithm.draw_samples(self, x)
+        losses, loss_d = algorithm.discriminator_losses(self, samples)
         if self._finite(losses, "discriminator"):
             opt_d.zero_grad(set_to_none=True)
-            self.manual_backward(sum(losses[f"d_{name}"] for name in self.games()))
+            self.manual_backward(loss_d)
             opt_d.step()
 
         if update_g:
-            # generator/encoder step against the updated discriminators, reusing the samples.
-            # Toggling opt_g freezes the discriminators (requires_grad=False) so that they stay
-            # out of this graph: under DDP the reducer then finds them unused instead of
+            # Toggling opt_g freezes the discriminators (requires_grad=False) so that they
+            # stay out of this graph: under DDP the reducer then finds them unused instead of
             # waiting for their gradients.
             self.toggle_optimizer(opt_g)
-            g_x = self.objective.generator_loss(self.disc_x(x_prior).float())
-            g_z = self.objective.generator_loss(self.disc_z(z_hat).float())
-            shared = torch.zeros((), device=x.device)  # the terms in both L_g and L_e
-            if self.disc_pair is not None:
-                shared = shared + self.objective.generator_loss(self.disc_pair(x, x_rec).float())
-            if self.reconstruction is not None:
-                losses["rec"] = self.reconstruction(x, x_rec)
-                shared = shared + losses["rec"]
-            losses["g"] = g_x + shared  # L_g of Algorithm 1
-            losses["e"] = g_z + shared  # L_e of Algorithm 1
-            # d(g_x + g_z + shared)/d theta = dL_g/d theta and .../d phi = dL_e/d phi, since
-            # x_prior does not depend on phi and z_hat does not depend on theta.
+            losses_g, loss_g = algorithm.generator_losses(self, samples)
+            losses |= losses_g
             opt_g.zero_grad(set_to_none=True)
-            if self._finite({k: losses[k] for k in ("g", "e", "rec") if k in losses}, "G/E"):
-                self.manual_backward(g_x + g_z + shared)
+            if self._finite(losses_g, "G/E"):
+                self.manual_backward(loss_g)
             # a skipped update steps with no gradients: parameters and Adam state stay as
             # they are, but the step counts, so max_steps still ends the run
             opt_g.step()
@@ -321,7 +284,7 @@ class PAGAN(ExactResume, LatentVariableModel, pl.LightningModule):
         ``torch.random.fork_rng``, which restores them: the training's random stream is the
         same with and without validation.
         """
-        x = batch[0] if isinstance(batch, list | tuple) else batch
+        x = images_of(batch)
         x_rec = self.generator(self.encoder(x)[0])
         self.log("val/rec_mse", F.mse_loss(x_rec, x), prog_bar=True, sync_dist=True)
         if self.disc_pair is not None:

@@ -1,18 +1,31 @@
 """The adversarial games as pure loss functions of discriminator outputs, plus the
 reconstruction and regularisation terms that the variants swap in.
 
-Every game object has ``discriminator_loss(real, fake)`` (minimised by the discriminator or
-critic) and ``generator_loss(fake)`` (minimised by the generator and encoder), where ``real`` and
-``fake`` are the network's raw outputs ("logits", one per sample).
+Every game is an :class:`Objective`: ``discriminator_loss(real, fake)`` (minimised by the
+discriminator or critic) and ``generator_loss(fake)`` (minimised by the generator and encoder),
+where ``real`` and ``fake`` are the network's raw outputs ("logits", one per sample).
 """
 
 import math
 from collections.abc import Callable
-from typing import Literal
+from typing import Literal, Protocol
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
+
+
+class Objective(Protocol):
+    """An adversarial game as two losses of discriminator outputs (a new game implements
+    these two methods; ``model.objective._target_`` selects it)."""
+
+    def discriminator_loss(self, real: Tensor, fake: Tensor) -> Tensor:
+        """Minimised by the discriminator, from its outputs on real and on fake inputs."""
+        ...
+
+    def generator_loss(self, fake: Tensor) -> Tensor:
+        """Minimised by the generator and the encoder, from the outputs on fake inputs."""
+        ...
 
 
 class NonSaturatingGAN:

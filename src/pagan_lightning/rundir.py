@@ -1,4 +1,4 @@
-"""A run folder belongs to one run: one writer at a time, and a used folder only resumed.
+"""Run folders: one writer at a time, a used folder only resumed, and what a folder tells.
 
 :func:`claim` (rank 0 of ``pagan-train``, before anything is written) takes an exclusive
 ``flock`` on ``<run>/.lock`` for the life of the process (released by the kernel however the
@@ -9,6 +9,8 @@ the command resumes that run from one of its own checkpoints.
 import fcntl
 import os
 from pathlib import Path
+
+from omegaconf import OmegaConf
 
 from pagan_lightning.errors import ConfigError
 
@@ -68,3 +70,17 @@ def _resumes(output_dir: Path, ckpt_path: str | None) -> bool:
     if ckpt_path is None:
         return False
     return ckpt_path == "last" or Path(ckpt_path).resolve().is_relative_to(output_dir)
+
+
+def run_dir(ckpt_path: str) -> str:
+    """The run folder of ``<run>/checkpoints/<file>.ckpt`` (Hydra resolver ``run_dir``)."""
+    return str(Path(ckpt_path).resolve().parent.parent)
+
+
+def row_name(job_dir: Path) -> str:
+    """``vae`` or the job's ``variant`` (from its ``.hydra/hydra.yaml``), else ``?``."""
+    hydra_yaml = job_dir / ".hydra" / "hydra.yaml"
+    if not hydra_yaml.exists():
+        return "?"
+    choices = OmegaConf.load(hydra_yaml).hydra.runtime.choices
+    return "vae" if choices.get("model") == "vae" else str(choices.get("variant", "?"))

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from pagan_lightning.compat import NUMPY_RECONSTRUCT
 from pagan_lightning.errors import UserError
 
 
@@ -25,7 +26,7 @@ class UnsafeFileError(UserError):
 def _numpy_globals() -> list:
     """What ``torch.save`` of a NumPy array names (torch-fidelity's cached FID statistics)."""
     dtypes = [type(np.dtype(code)) for code in "?bhilqBHILQefd"]  # bool, ints, floats
-    return [np._core.multiarray._reconstruct, np.ndarray, np.dtype, *dtypes]
+    return [NUMPY_RECONSTRUCT, np.ndarray, np.dtype, *dtypes]
 
 
 def unpickling_reason(err: pickle.UnpicklingError) -> str:

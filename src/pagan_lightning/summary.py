@@ -6,7 +6,7 @@ the mean and sample standard deviation of each metric over its seeds. :func:`ver
 orderings of the paper's Table 3 (CIFAR10): PAGAN has a lower FID, a higher IS and a lower RID
 than both PAGAN-L1 and PAGAN-NOAUG (FID 32.84 < 76.73 < 111.15, IS 6.56 > 4.46 > 4.23,
 RID 13.01 < 30.94 < 50.15); L1 against NOAUG is not checked.
-Pure functions only: the files are read and written by :mod:`pagan_lightning.collect`.
+Pure functions only: the files are read and written by :mod:`pagan_lightning.cli.collect`.
 """
 
 import math

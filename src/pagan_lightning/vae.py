@@ -21,6 +21,7 @@ from hydra.utils import instantiate
 from torch import nn
 
 from pagan_lightning.checkpoint import ExactResume
+from pagan_lightning.data.base import images_of
 from pagan_lightning.inference import LatentVariableModel
 
 
@@ -45,8 +46,6 @@ class VAE(ExactResume, LatentVariableModel, pl.LightningModule):
             generator, so both models share the inference API).
         optimizer: partial optimizer spec for all parameters.
         init_log_scale: initial log sigma_x (pixels in [-1, 1]).
-        augmenter: optional spec of the augmenter a(x) used by the evaluation's AUG baseline
-            row (not used in training).
     """
 
     def __init__(
@@ -55,13 +54,11 @@ class VAE(ExactResume, LatentVariableModel, pl.LightningModule):
         generator: Mapping,
         optimizer: Mapping,
         init_log_scale: float = 0.0,
-        augmenter: Mapping | None = None,
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
         self.encoder: nn.Module = instantiate(encoder)
         self.generator: nn.Module = instantiate(generator)
-        self.augmenter: nn.Module | None = instantiate(augmenter) if augmenter else None
         self.log_scale = nn.Parameter(torch.tensor(float(init_log_scale)))
         self.latent_dim: int = self.encoder.latent_dim
 
@@ -70,7 +67,7 @@ class VAE(ExactResume, LatentVariableModel, pl.LightningModule):
         return make(self.parameters())
 
     def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
-        x = batch[0] if isinstance(batch, list | tuple) else batch
+        x = images_of(batch)
         mu, sigma = self.encoder(x)
         x_rec = self.generator(self.encoder.rsample(mu, sigma))
         nll = gaussian_nll(x, x_rec, self.log_scale).mean()
@@ -89,5 +86,5 @@ class VAE(ExactResume, LatentVariableModel, pl.LightningModule):
 
     def validation_step(self, batch: Any, batch_idx: int) -> None:
         """``val/rec_mse``: per-pixel squared error of G(mu(x)) against x, as for PAGAN."""
-        x = batch[0] if isinstance(batch, list | tuple) else batch
+        x = images_of(batch)
         self.log("val/rec_mse", F.mse_loss(self.generator(self.encoder(x)[0]), x), prog_bar=True)

@@ -46,7 +46,6 @@ TOP_LEVEL = {
     "logger",
     "paths",
     "hydra",
-    "f",
 }
 
 
@@ -56,7 +55,8 @@ def _targets(node: Any, path: str) -> Iterator[tuple[str, DictConfig]]:
         if "_target_" in node:
             yield path, node
         for key in node:
-            yield from _targets(node._get_node(key), f"{path}.{key}" if path else str(key))
+            if not OmegaConf.is_missing(node, key):
+                yield from _targets(node[key], f"{path}.{key}" if path else str(key))
     elif isinstance(node, ListConfig):
         for i, item in enumerate(node):
             yield from _targets(item, f"{path}[{i}]")
@@ -152,12 +152,13 @@ def check_node(path: str, node: DictConfig) -> None:
                 continue
             allowed = ", ".join(k for k in params if k != "self")
             raise ConfigError(f"unknown key {full} for {node._target_}; allowed keys: {allowed}")
-        value = node._get_node(key)
-        if OmegaConf.is_missing(node, key) or isinstance(value, DictConfig | ListConfig):
+        if OmegaConf.is_missing(node, key):
+            continue
+        value = node[key]
+        if isinstance(value, DictConfig | ListConfig):
             if key in POSITIVE and isinstance(value, ListConfig):
                 _check_positive(full, OmegaConf.to_object(value))
             continue
-        value = node[key]
         if key in hints:
             _check_value(full, value, hints[key])
         if key in POSITIVE:
@@ -176,5 +177,5 @@ def check_config(cfg: DictConfig) -> None:
         raise ConfigError(f"unknown top-level key(s) {', '.join(unknown)}; allowed: {allowed}")
     for key in cfg:  # in config order: data before the model that interpolates it
         if key != "hydra":
-            for path, node in _targets(cfg._get_node(key), str(key)):
+            for path, node in _targets(cfg[key], str(key)):
                 check_node(path, node)

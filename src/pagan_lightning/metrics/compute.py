@@ -1,7 +1,7 @@
 """One call from a trained model to every metric of the paper's tables (1-3)."""
 
 import contextlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
 import torch
@@ -16,28 +16,25 @@ from pagan_lightning.metrics.reconstruction import Reconstructor, reconstruction
 
 class InferenceModel(Sampler, Reconstructor, Protocol):
     """A model the metrics can evaluate (PAGAN's inference API): ``device``, ``latent_dim``,
-    ``sample(n, z=None)``, ``reconstruct(x)`` and ``augmenter``; images in [-1, 1]."""
+    ``sample(n, z=None)`` and ``reconstruct(x)``; images in [-1, 1]."""
 
 
 def real_cache_name(datamodule: ImageDataModule, n: int | None, features: Features) -> str:
     """torch-fidelity cache name of the first ``n`` (``None``: all) training images' features:
-    dataset, split (images used, split seed and hold-out size), image size, channels and the
-    feature space with its weights' digest."""
-    dm = datamodule
-    count = len(dm.train_set) if n is None else min(n, len(dm.train_set))
-    return (
-        f"pagan-{dm.name}-train{count}-seed{dm.seed}-val{dm.val_size}-"
-        f"{dm.image_size}px{dm.channels}ch-{features.tag()}"
-    )
+    the images (:meth:`ImageDataModule.training_images_tag`) and the feature space with its
+    weights' digest."""
+    return f"pagan-{datamodule.training_images_tag(n)}-{features.tag()}"
 
 
 def compute_metrics(
     model: InferenceModel,
     datamodule: ImageDataModule,
     cfg: MetricsConfig | Mapping[str, Any],
+    augmenter: Callable[[torch.Tensor], torch.Tensor] | None = None,
 ) -> dict[str, float | int | str]:
     """Evaluate ``model`` on ``datamodule`` as ``cfg`` (a :class:`MetricsConfig`, or the
-    ``metrics`` node of a Hydra config) says; a flat dict of results.
+    ``metrics`` node of a Hydra config) says; a flat dict of results. ``augmenter`` is a(x)
+    of the AUG baseline row (``aug_*`` results; none without it).
 
     Runs on ``model.device`` in batches. The weights of the feature extractor are checked first
     (:class:`~pagan_lightning.errors.MissingWeightsError` when missing). Random draws (z of the
@@ -77,5 +74,6 @@ def compute_metrics(
         if cfg.num_test != 0:
             # seeded here: how much the generation step drew (cache hit or miss) must not matter
             torch.manual_seed(cfg.seed)
-            results |= reconstruction_metrics(model, datamodule.test_set, features, cfg)
+            test_set = datamodule.test_set
+            results |= reconstruction_metrics(model, test_set, features, cfg, augmenter)
     return results

@@ -10,6 +10,8 @@ import torch
 from torch.utils.data import Dataset
 from torch_fidelity import GenerativeModelBase
 
+from pagan_lightning.data.base import images_of
+
 
 def to_unit(x: torch.Tensor) -> torch.Tensor:
     """Images in [-1, 1] -> [0, 1] (clamped)."""
@@ -41,7 +43,7 @@ class UInt8Images(Dataset):
         if not 0 <= index < self.n:
             raise IndexError(index)
         item = self.dataset[index]
-        x = item[0] if isinstance(item, list | tuple) else item
+        x = images_of(item)
         return to_uint8(x[None], self.channels)[0]
 
 

@@ -7,6 +7,7 @@ from typing import Protocol
 import torch
 from torch.utils.data import DataLoader, Dataset, Subset
 
+from pagan_lightning.data.base import images_of
 from pagan_lightning.metrics.config import MetricsConfig
 from pagan_lightning.metrics.distances import l2_image, rmse_pixel, squared_distances
 from pagan_lightning.metrics.features import Features
@@ -18,35 +19,42 @@ class Reconstructor(Protocol):
     """What the reconstruction metrics need of a model: PAGAN's inference API."""
 
     device: torch.device
-    augmenter: Callable[[torch.Tensor], torch.Tensor]
 
     def reconstruct(self, x: torch.Tensor) -> torch.Tensor: ...
 
 
 def reconstruction_metrics(
-    model: Reconstructor, test_set: Dataset, features: Features, cfg: MetricsConfig
+    model: Reconstructor,
+    test_set: Dataset,
+    features: Features,
+    cfg: MetricsConfig,
+    augmenter: Callable[[torch.Tensor], torch.Tensor] | None = None,
 ) -> dict[str, float | int]:
-    """RID and pixel distances of x_rec = ``model.reconstruct(x)`` and x_aug = a(x).
+    """RID and pixel distances of x_rec = ``model.reconstruct(x)`` and of x_aug = a(x) for
+    the given ``augmenter`` (the AUG baseline; left out when ``None``).
 
     Uses the first ``cfg.num_test`` test images in order (the splits of the RID ± are
     sequential), batches of ``cfg.batch_size`` on ``model.device``, and the extractor's
-    ``logits_unbiased`` for p(y|.); a(x) is ``model.augmenter``. Returns ``num_test`` and, for
-    x_rec, ``rid``, ``rid_std``, ``rmse_pixel``, ``l2_image`` (see
-    :mod:`~pagan_lightning.metrics.rid` and :mod:`~pagan_lightning.metrics.distances`), the
-    same for x_aug prefixed ``aug_``.
+    ``logits_unbiased`` for p(y|.). Returns ``num_test`` and, for x_rec, ``rid``, ``rid_std``,
+    ``rmse_pixel``, ``l2_image`` (see :mod:`~pagan_lightning.metrics.rid` and
+    :mod:`~pagan_lightning.metrics.distances`), the same for x_aug prefixed ``aug_``.
     """
     n = len(test_set) if cfg.num_test is None else min(cfg.num_test, len(test_set))  # type: ignore[arg-type]
     loader = DataLoader(Subset(test_set, range(n)), batch_size=cfg.batch_size, shuffle=False)
     extractor = features.create(["logits_unbiased"], model.device)
-    kl: dict[str, list[torch.Tensor]] = {"": [], "aug_": []}
-    squared: dict[str, list[torch.Tensor]] = {"": [], "aug_": []}
+    prefixes = ("", "aug_") if augmenter is not None else ("",)
+    kl: dict[str, list[torch.Tensor]] = {prefix: [] for prefix in prefixes}
+    squared: dict[str, list[torch.Tensor]] = {prefix: [] for prefix in prefixes}
     pixels = 0
     for batch in loader:
-        x = (batch[0] if isinstance(batch, list | tuple) else batch).to(model.device)
+        x = images_of(batch).to(model.device)
         pixels = x[0].numel()
         with torch.no_grad():
             (logits_x,) = extractor(to_uint8(x, features.channels))
-            for prefix, y in (("", model.reconstruct(x)), ("aug_", model.augmenter(x))):
+            outputs = {"": model.reconstruct(x)}
+            if augmenter is not None:
+                outputs["aug_"] = augmenter(x)
+            for prefix, y in outputs.items():
                 (logits_y,) = extractor(to_uint8(y, features.channels))
                 kl[prefix].append(kl_divergence(logits_x, logits_y).cpu())
                 squared[prefix].append(squared_distances(x, y).cpu())

@@ -4,7 +4,7 @@ from pagan_lightning.nets.discriminator import Discriminator, DiscriminatorBody
 from pagan_lightning.nets.encoder import Encoder
 from pagan_lightning.nets.generator import Generator
 from pagan_lightning.nets.latent import LatentDiscriminator
-from pagan_lightning.nets.pair import PAIR_MODES, PairDiscriminator
+from pagan_lightning.nets.pair import PAIR_MODES, PairCritic, PairDiscriminator
 
 __all__ = [
     "PAIR_MODES",
@@ -13,5 +13,6 @@ __all__ = [
     "Encoder",
     "Generator",
     "LatentDiscriminator",
+    "PairCritic",
     "PairDiscriminator",
 ]

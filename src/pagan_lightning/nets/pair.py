@@ -12,7 +12,7 @@ discriminator, :mod:`pagan_lightning.probe` for a freshly trained one.
 """
 
 from collections.abc import Callable
-from typing import Literal
+from typing import Literal, Protocol
 
 import torch
 from torch import nn
@@ -20,6 +20,16 @@ from torch import nn
 from pagan_lightning.nets.discriminator import DiscriminatorBody, linear_head
 
 PairMode = Literal["width", "channel", "siamese"]
+
+
+class PairCritic(Protocol):
+    """The contract of a pair discriminator D_xx: a batch of pairs (x, y), each (N, C, H, W),
+    to one raw output per pair, shape (N,) or (N, 1), that must depend on x and y jointly
+    (check a new one with :func:`pagan_lightning.probe.train_pair_probe`)."""
+
+    def __call__(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor: ...
+
+
 PAIR_MODES = ("width", "channel", "siamese")
 
 
@@ -77,7 +87,7 @@ def mismatched(x: torch.Tensor) -> torch.Tensor:
 
 @torch.no_grad()
 def pair_match(
-    disc: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+    disc: PairCritic,
     x: torch.Tensor,
     augment: Callable[[torch.Tensor], torch.Tensor],
 ) -> torch.Tensor:

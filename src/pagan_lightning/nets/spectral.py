@@ -10,10 +10,11 @@ matmul or convolution uses the low precision.
 import torch
 from torch import nn
 from torch.nn.utils import parametrize
-from torch.nn.utils.parametrizations import _SpectralNorm
+
+from pagan_lightning.compat import SpectralNormParametrization
 
 
-class FP32SpectralNorm(_SpectralNorm):
+class FP32SpectralNorm(SpectralNormParametrization):
     """torch's spectral-norm parametrization, evaluated outside autocast."""
 
     def forward(self, weight: torch.Tensor) -> torch.Tensor:

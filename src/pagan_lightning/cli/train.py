@@ -1,90 +1,27 @@
-"""Hydra entry point: ``pagan-train [overrides]`` (= ``python -m pagan_lightning.train``).
+"""Hydra entry point: ``pagan-train [overrides]`` (= ``python -m pagan_lightning.cli.train``).
 
 Builds the datamodule, the PAGAN module, callbacks, loggers and the Trainer from ``conf/``
 and fits. ``trainer.max_steps`` counts generator/encoder updates.
 """
 
 import logging
-import os
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 import hydra
 import pytorch_lightning as pl
-import torch
-from hydra.core.hydra_config import HydraConfig
 from hydra.errors import InstantiationException
-from hydra.types import RunMode
 from hydra.utils import instantiate
-from omegaconf import DictConfig, OmegaConf, read_write
+from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.utilities import rank_zero_only
 
 from pagan_lightning import rundir
+from pagan_lightning.compat import ddp_relaunches_this_job
+from pagan_lightning.configs import config_dir, instantiate_all, instantiate_model
 from pagan_lightning.errors import ConfigError, UserError
 from pagan_lightning.validate import check_config
 
 log = logging.getLogger(__name__)
-
-# set by Lightning's DDP launcher in the launching process
-DDP_ENVIRON = ("MASTER_ADDR", "MASTER_PORT", "NODE_RANK", "LOCAL_RANK", "WORLD_SIZE")
-
-
-def config_dir() -> str:
-    """``conf/`` shipped inside the wheel, else the repository's top-level ``conf/``."""
-    here = Path(__file__).resolve().parent
-    packaged = here / "conf"
-    return str(packaged if packaged.is_dir() else here.parents[1] / "conf")
-
-
-def instantiate_all(group: DictConfig | None) -> list[Any]:
-    """Instantiate every entry of a config group such as ``callbacks`` or ``logger``."""
-    return [instantiate(spec) for spec in (group or {}).values() if spec is not None]
-
-
-def instantiate_model(cfg: DictConfig) -> pl.LightningModule:
-    """The LightningModule of ``cfg.model``; its parts stay specs that it builds itself."""
-    return instantiate(cfg.model, _recursive_=False, _convert_="all")
-
-
-@contextmanager
-def ddp_relaunches_this_job() -> Iterator[None]:
-    """Under a Hydra multirun, make Lightning's DDP launcher start this job in ranks 1.., not
-    the whole sweep again.
-
-    Lightning starts the other ranks of a single node by re-running ``sys.argv`` with
-    ``hydra.run.dir=<hydra.run.dir>`` appended (``lightning_fabric``'s
-    ``_hydra_subprocess_cmd``). In a multirun, ``sys.argv`` holds the sweep (``-m a=1,2``) and
-    ``run.dir`` is not the job's folder; for the duration of the fit, ``sys.argv`` becomes this
-    job's overrides and ``run.dir`` this job's output dir, so that every rank runs this one
-    job and writes to its folder. Afterwards the process group and the launcher's environment
-    variables (``LOCAL_RANK`` among them) are cleared, so that the next job of the sweep
-    launches its own ranks.
-    """
-    if not HydraConfig.initialized() or HydraConfig.get().mode != RunMode.MULTIRUN:
-        yield
-        return
-    hydra_cfg = HydraConfig.get()
-    argv, run_dir = sys.argv, hydra_cfg.run.dir
-    environ = {name: os.environ.get(name) for name in DDP_ENVIRON}
-    sys.argv = [argv[0], *hydra_cfg.overrides.task]
-    with read_write(hydra_cfg):
-        hydra_cfg.run.dir = hydra_cfg.runtime.output_dir
-    try:
-        yield
-    finally:
-        sys.argv = argv
-        with read_write(hydra_cfg):
-            hydra_cfg.run.dir = run_dir
-        if torch.distributed.is_available() and torch.distributed.is_initialized():
-            torch.distributed.destroy_process_group()
-        for name, value in environ.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
 
 
 @rank_zero_only

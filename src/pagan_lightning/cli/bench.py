@@ -1,6 +1,6 @@
 """Throughput benchmark: PAGAN through the Lightning Trainer against a plain PyTorch loop.
 
-``python -m pagan_lightning.bench [hydra overrides] [--steps N ...]`` (``make bench``) composes
+``python -m pagan_lightning.cli.bench [hydra overrides] [--steps N ...]`` (``make bench``) composes
 the training config as ``pagan-train`` would, then, in this one process and after warm-up:
 
 1. times training at the configured batch size, ``--rounds`` runs each of the Trainer and of
@@ -37,8 +37,9 @@ from omegaconf import DictConfig
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
+from pagan_lightning import algorithm
+from pagan_lightning.configs import config_dir, instantiate_model
 from pagan_lightning.module import PAGAN
-from pagan_lightning.train import config_dir, instantiate_model
 
 PRECISIONS = ("32-true", "32", "bf16-mixed")
 
@@ -100,7 +101,7 @@ def build_model(cfg: DictConfig, device: torch.device) -> PAGAN:
     (during warm-up) instead of running into the recompile limit that the runs before it
     used up on the same ``forward`` functions."""
     if cfg.model.compile:
-        torch._dynamo.reset()
+        torch.compiler.reset()
     torch.manual_seed(0)
     model = instantiate_model(cfg)
     model.configure_model()
@@ -122,43 +123,27 @@ def plain_step(
     update_g: bool,
     amp: Callable[[], AbstractContextManager],
 ) -> None:
-    """Algorithm 1 without Lightning: the work of :meth:`PAGAN.training_step` (same forwards,
-    losses and updates) minus logging and the non-finite guard."""
-    games = model.games()
+    """Algorithm 1 without Lightning: the functions of :mod:`pagan_lightning.algorithm` that
+    :meth:`PAGAN.training_step` calls, with plain optimizer steps (no logging, no non-finite
+    guard)."""
     with amp(), torch.set_grad_enabled(update_g):
-        z = torch.randn(x.shape[0], model.latent_dim, device=x.device)
-        z_hat = model.encoder.rsample(*model.encoder(x))
-        x_prior, x_rec = model.generator(z), model.generator(z_hat)
-    real = {"x": (x,), "z": (z,)}
-    fake = {"x": (x_prior.detach(),), "z": (z_hat.detach(),)}
-    if model.disc_pair is not None:
-        real["pair"], fake["pair"] = (x, model.augmenter(x)), (x, x_rec.detach())
-    loss_d = torch.zeros((), device=x.device)
+        samples = algorithm.draw_samples(model, x)
     with amp():
-        for name, critic in games.items():
-            both = [torch.cat([r, f]) for r, f in zip(real[name], fake[name], strict=True)]
-            real_out, fake_out = critic(*both).float().chunk(2)
-            loss_d = loss_d + model.objective.discriminator_loss(real_out, fake_out)
-            if model.gradient_penalty is not None:
-                loss_d = loss_d + model.gradient_penalty(critic, real[name], fake[name])
+        _, loss_d = algorithm.discriminator_losses(model, samples)
     opt_d.zero_grad(set_to_none=True)
     loss_d.backward()
     opt_d.step()
     if not update_g:
         return
-    for critic in games.values():
+    critics = model.games().values()
+    for critic in critics:
         critic.requires_grad_(False)
     with amp():
-        loss = model.objective.generator_loss(model.disc_x(x_prior).float())
-        loss = loss + model.objective.generator_loss(model.disc_z(z_hat).float())
-        if model.disc_pair is not None:
-            loss = loss + model.objective.generator_loss(model.disc_pair(x, x_rec).float())
-        if model.reconstruction is not None:
-            loss = loss + model.reconstruction(x, x_rec)
+        _, loss_g = algorithm.generator_losses(model, samples)
     opt_g.zero_grad(set_to_none=True)
-    loss.backward()
+    loss_g.backward()
     opt_g.step()
-    for critic in games.values():
+    for critic in critics:
         critic.requires_grad_(True)
 
 
@@ -291,7 +276,7 @@ def compare(
 
 def parse(argv: Sequence[str]) -> tuple[argparse.Namespace, list[str]]:
     parser = argparse.ArgumentParser(
-        prog="python -m pagan_lightning.bench",
+        prog="python -m pagan_lightning.cli.bench",
         description=__doc__.split("\n\n")[0],
         epilog="Other arguments are Hydra overrides of the training config, "
         "e.g. experiment=quickstart trainer.precision=bf16-mixed model.channels_last=true",

@@ -15,6 +15,7 @@ the output folder (default ``<run>/eval/<date>_<time>``):
 import json
 import logging
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,7 @@ from omegaconf import DictConfig, OmegaConf
 from torchvision.utils import save_image
 
 from pagan_lightning.checkpoint import load_checkpoint, module_from_checkpoint
-from pagan_lightning.collect import row_name
+from pagan_lightning.configs import config_dir
 from pagan_lightning.data import first_images
 from pagan_lightning.errors import ConfigError, UserError
 from pagan_lightning.figures import (
@@ -37,7 +38,7 @@ from pagan_lightning.figures import (
 )
 from pagan_lightning.metrics import compute_metrics, metrics_config
 from pagan_lightning.paper import PAPER
-from pagan_lightning.train import config_dir
+from pagan_lightning.rundir import row_name, run_dir
 
 log = logging.getLogger(__name__)
 COLUMNS = {
@@ -48,11 +49,6 @@ COLUMNS = {
     "l2_image": "RMSE (image L2)",
     "rmse_pixel": "RMSE (per pixel)",
 }
-
-
-def run_dir(ckpt_path: str) -> str:
-    """The run folder of ``<run>/checkpoints/<file>.ckpt`` (Hydra resolver ``run_dir``)."""
-    return str(Path(ckpt_path).resolve().parent.parent)
 
 
 OmegaConf.register_new_resolver("run_dir", run_dir, replace=True)
@@ -72,6 +68,14 @@ def data_config(cfg: DictConfig, run: Path) -> DictConfig:
     if cfg.get("data_dir"):
         data = OmegaConf.merge(data, {"data_dir": cfg.data_dir})
     return data
+
+
+def aug_baseline(cfg: DictConfig, model: pl.LightningModule) -> Callable | None:
+    """a(x) of the AUG row: ``cfg.aug_baseline``, else the model's own augmenter (a VAE has
+    none: no AUG row)."""
+    if cfg.get("aug_baseline") is not None:
+        return instantiate(cfg.aug_baseline).to(model.device)
+    return getattr(model, "augmenter", None)
 
 
 def fmt(results: dict[str, Any], key: str) -> str:
@@ -130,14 +134,13 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
         device = "cuda" if torch.cuda.is_available() else "cpu"
     checkpoint = load_checkpoint(cfg.ckpt_path, map_location=device)  # read once
     model = module_from_checkpoint(checkpoint, map_location=device).eval()
-    if cfg.get("aug_baseline") is not None:  # a(x) of the AUG row, not the model's own
-        model.augmenter = instantiate(cfg.aug_baseline).to(device)
+    augmenter = aug_baseline(cfg, model)
     run = Path(run_dir(cfg.ckpt_path))
     datamodule = instantiate(data_config(cfg, run))
     datamodule.prepare_data()
     datamodule.setup("test")
 
-    results: dict[str, Any] = compute_metrics(model, datamodule, metrics)
+    results: dict[str, Any] = compute_metrics(model, datamodule, metrics, augmenter)
     row = row_name(run)
     results |= {
         "checkpoint": str(Path(cfg.ckpt_path).resolve()),
@@ -153,7 +156,8 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     write_figures(model, test_images, out, cfg)
     if "rid" in results:
         points = {f"ours: {row}": (results["l2_image"], results["rid"])}
-        points["ours: AUG"] = (results["aug_l2_image"], results["aug_rid"])
+        if "aug_rid" in results:
+            points["ours: AUG"] = (results["aug_l2_image"], results["aug_rid"])
         for name in (row, "aug", "vae"):
             paper = PAPER.get((datamodule.name, name), {})
             if "l2_image" in paper:

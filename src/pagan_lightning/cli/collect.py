@@ -21,6 +21,7 @@ from omegaconf import OmegaConf
 from pagan_lightning import summary
 from pagan_lightning.checkpoint import load_checkpoint
 from pagan_lightning.figures import summary_bars
+from pagan_lightning.rundir import row_name
 
 EVAL_KEYS = (  # from pagan-evaluate's metrics.json, in this order
     "is",
@@ -45,15 +46,6 @@ def last_values(metrics_csv: Path) -> dict[str, str]:
             for row in csv.DictReader(f):
                 values.update({k: v for k, v in row.items() if v not in ("", None)})
     return values
-
-
-def row_name(job_dir: Path) -> str:
-    """``vae`` or the job's ``variant`` (from its ``.hydra/hydra.yaml``), else ``?``."""
-    hydra_yaml = job_dir / ".hydra" / "hydra.yaml"
-    if not hydra_yaml.exists():
-        return "?"
-    choices = OmegaConf.load(hydra_yaml).hydra.runtime.choices
-    return "vae" if choices.get("model") == "vae" else str(choices.get("variant", "?"))
 
 
 def newest_evaluation(job_dir: Path) -> dict:

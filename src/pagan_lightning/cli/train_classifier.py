@@ -21,9 +21,9 @@ from omegaconf import DictConfig
 from torch.utils.data import Dataset, Subset
 from torchmetrics.classification import MulticlassAccuracy
 
+from pagan_lightning.configs import config_dir
 from pagan_lightning.errors import ConfigError, UserError
 from pagan_lightning.metrics.classifier import Classifier, classifier_meta, save_classifier
-from pagan_lightning.train import config_dir
 
 log = logging.getLogger(__name__)
 

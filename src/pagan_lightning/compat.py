@@ -1,0 +1,131 @@
+"""Every use of a framework's private API, in this one module (issue #13).
+
+Each entry below does something no public API of the installed versions offers; each names
+why, and ``tests/test_compat.py`` exercises each one against the installed framework, so that
+an upgrade that changes them fails there, by name, instead of somewhere in a training run.
+
+- :func:`uncount_optimizer_steps`: Lightning's ``LightningOptimizer._on_before_step`` hook.
+- :func:`batches_done_in_epoch`: Lightning's ``fit_loop.epoch_loop.batch_progress``.
+- :class:`ResumableCSVLogger`: Lightning's ``_ExperimentWriter._check_log_dir_exists`` and
+  ``CSVLogger._experiment`` / ``_fs``.
+- :func:`ddp_relaunches_this_job`: how Lightning's DDP launcher re-runs ``sys.argv`` under
+  Hydra (``lightning_fabric.strategies.launchers.subprocess_script._hydra_subprocess_cmd``).
+- :data:`SpectralNormParametrization`: torch's ``parametrizations._SpectralNorm``.
+- :data:`NUMPY_RECONSTRUCT`: NumPy's ``_core.multiarray._reconstruct``, the global that a
+  pickled array names (allow-listed for ``torch.load(weights_only=True)``).
+"""
+
+import csv
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import numpy as np
+import pytorch_lightning as pl
+import torch
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
+from omegaconf import read_write
+from pytorch_lightning.loggers import CSVLogger
+from pytorch_lightning.loggers.csv_logs import ExperimentWriter
+from pytorch_lightning.loggers.logger import rank_zero_experiment
+from torch.nn.utils.parametrizations import _SpectralNorm
+
+# torch.nn.utils.parametrizations.spectral_norm registers this class; subclassing it is the
+# only way to change how it runs (nets/spectral.py runs it outside autocast)
+SpectralNormParametrization = _SpectralNorm
+
+# a pickled NumPy array names this function; torch.serialization.add_safe_globals
+# needs the object itself (torch's own docs allow-list it the same way)
+NUMPY_RECONSTRUCT = np._core.multiarray._reconstruct
+
+
+def uncount_optimizer_steps(optimizer: Any, trainer: pl.Trainer) -> None:
+    """Stop a LightningOptimizer's steps from advancing ``trainer.global_step``.
+
+    Lightning counts every ``optimizer.step()`` of a manual-optimisation module in
+    ``global_step`` (Lightning-AI/pytorch-lightning#17958, no public switch), which would make
+    ``max_steps`` count discriminator and generator updates together. The discriminator
+    optimizer keeps the profiler bracketing but not the count, so ``global_step`` ==
+    generator updates.
+    """
+    optimizer._on_before_step = lambda: trainer.profiler.start("optimizer_step")
+    optimizer._on_after_step = lambda: trainer.profiler.stop("optimizer_step")
+
+
+def batches_done_in_epoch(trainer: pl.Trainer) -> int:
+    """Training batches processed so far in the current epoch (Lightning saves this count in
+    its loop state, but has no public accessor for it)."""
+    return trainer.fit_loop.epoch_loop.batch_progress.current.processed
+
+
+class _AppendingExperimentWriter(ExperimentWriter):
+    """Appends to an existing ``metrics.csv``, taking its columns as the known keys, where
+    Lightning's writer deletes the file (its ``_check_log_dir_exists``)."""
+
+    def _check_log_dir_exists(self) -> None:
+        if self._fs.isfile(self.metrics_file_path):
+            with self._fs.open(self.metrics_file_path, "r", newline="") as file:
+                self.metrics_keys = list(csv.DictReader(file).fieldnames or [])
+
+
+class ResumableCSVLogger(CSVLogger):
+    """``CSVLogger`` whose ``metrics.csv`` grows across resumes of the same run.
+
+    Lightning's ``CSVLogger`` deletes an existing ``metrics.csv`` when it opens its folder, so
+    a run resumed into its own output dir would lose the log of every step before the resume.
+    Rows logged after the checkpoint a run resumed from, by the attempt that was killed, stay
+    in the file; a step's last row is the one of the run that went on.
+    """
+
+    @property
+    @rank_zero_experiment
+    def experiment(self) -> _AppendingExperimentWriter:
+        if self._experiment is None:
+            self._fs.makedirs(self.root_dir, exist_ok=True)
+            self._experiment = _AppendingExperimentWriter(log_dir=self.log_dir)
+        return self._experiment
+
+
+# set by Lightning's DDP launcher in the launching process
+DDP_ENVIRON = ("MASTER_ADDR", "MASTER_PORT", "NODE_RANK", "LOCAL_RANK", "WORLD_SIZE")
+
+
+@contextmanager
+def ddp_relaunches_this_job() -> Iterator[None]:
+    """Under a Hydra multirun, make Lightning's DDP launcher start this job in ranks 1.., not
+    the whole sweep again.
+
+    Lightning starts the other ranks of a single node by re-running ``sys.argv`` with
+    ``hydra.run.dir=<hydra.run.dir>`` appended (``lightning_fabric``'s
+    ``_hydra_subprocess_cmd``; no option changes what it runs). In a multirun, ``sys.argv``
+    holds the sweep (``-m a=1,2``) and ``run.dir`` is not the job's folder; for the duration
+    of the fit, ``sys.argv`` becomes this job's overrides and ``run.dir`` this job's output
+    dir, so that every rank runs this one job and writes to its folder. Afterwards the process
+    group and the launcher's environment variables (``LOCAL_RANK`` among them) are cleared, so
+    that the next job of the sweep launches its own ranks.
+    """
+    if not HydraConfig.initialized() or HydraConfig.get().mode != RunMode.MULTIRUN:
+        yield
+        return
+    hydra_cfg = HydraConfig.get()
+    argv, run_dir = sys.argv, hydra_cfg.run.dir
+    environ = {name: os.environ.get(name) for name in DDP_ENVIRON}
+    sys.argv = [argv[0], *hydra_cfg.overrides.task]
+    with read_write(hydra_cfg):
+        hydra_cfg.run.dir = hydra_cfg.runtime.output_dir
+    try:
+        yield
+    finally:
+        sys.argv = argv
+        with read_write(hydra_cfg):
+            hydra_cfg.run.dir = run_dir
+        if torch.distributed.is_available() and torch.distributed.is_initialized():
+            torch.distributed.destroy_process_group()
+        for name, value in environ.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value

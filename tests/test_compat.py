@@ -1,0 +1,104 @@
+"""The private framework APIs of :mod:`pagan_lightning.compat`, each against the installed
+framework: an upgrade that changes one fails here, by name."""
+
+import pickle
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import pytorch_lightning as pl
+import torch
+from hydra import compose, initialize_config_dir
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
+from lightning_fabric.strategies.launchers.subprocess_script import _hydra_subprocess_cmd
+from omegaconf import open_dict
+from torch import nn
+from torch.nn.utils.parametrizations import spectral_norm
+from torch.utils.data import DataLoader, TensorDataset
+
+from pagan_lightning import compat
+from pagan_lightning.configs import config_dir
+from pagan_lightning.safe_files import safe_load
+from tests.helpers.configs import quiet_trainer
+
+
+class TwoOptimizers(pl.LightningModule):
+    """Manual optimisation: two optimizer steps per batch, the first one uncounted; records
+    :func:`compat.batches_done_in_epoch` after each batch."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.automatic_optimization = False
+        self.a, self.b = nn.Linear(2, 1), nn.Linear(2, 1)
+        self.done: list[int] = []
+
+    def training_step(self, batch, batch_idx) -> None:
+        opt_a, opt_b = self.optimizers()
+        compat.uncount_optimizer_steps(opt_a, self.trainer)
+        for opt, net in ((opt_a, self.a), (opt_b, self.b)):
+            opt.zero_grad()
+            self.manual_backward(net(batch[0]).pow(2).mean())
+            opt.step()
+
+    def on_train_batch_end(self, outputs, batch, batch_idx) -> None:
+        self.done.append(compat.batches_done_in_epoch(self.trainer))
+
+    def configure_optimizers(self):
+        return [torch.optim.SGD(self.a.parameters()), torch.optim.SGD(self.b.parameters())]
+
+
+def test_uncounted_steps_and_batches_done(tmp_path: Path) -> None:
+    """global_step counts the counted optimizer only; the batch count restarts each epoch."""
+    model = TwoOptimizers()
+    data = DataLoader(TensorDataset(torch.rand(12, 2)), batch_size=4)  # 3 batches an epoch
+    trainer = quiet_trainer(tmp_path, max_steps=5)
+    trainer.fit(model, data)
+    assert trainer.global_step == 5
+    assert model.done == [1, 2, 3, 1, 2]
+
+
+def test_resumable_csv_logger_keeps_the_earlier_rows(tmp_path: Path) -> None:
+    for start in (0, 3):  # a run, then its resume into the same folder
+        logger = compat.ResumableCSVLogger(tmp_path, name="csv", version="")
+        for step in range(start, start + 3):
+            logger.log_metrics({"loss": float(step)}, step=step)
+        logger.save()
+    lines = (tmp_path / "csv" / "metrics.csv").read_text().splitlines()
+    assert lines[0].split(",") == ["loss", "step"] and len(lines) == 7
+
+
+def test_ddp_relaunch_runs_this_job_into_its_folder(tmp_path: Path, monkeypatch) -> None:
+    """Lightning's launcher re-runs ``sys.argv[1:]`` plus ``hydra.run.dir``: inside
+    :func:`compat.ddp_relaunches_this_job` that is this job's overrides and folder, after it
+    the sweep's command line again."""
+    with initialize_config_dir(config_dir=config_dir(), version_base="1.3"):
+        cfg = compose("train", overrides=["seed=3"], return_hydra_config=True)
+    with open_dict(cfg):
+        cfg.hydra.mode = RunMode.MULTIRUN
+        cfg.hydra.runtime.output_dir = str(tmp_path / "sweep" / "0")
+        cfg.hydra.job.num = 0
+    monkeypatch.setattr(HydraConfig.instance(), "cfg", None)  # restored after the test
+    HydraConfig.instance().set_config(cfg)
+    monkeypatch.setattr(sys, "argv", ["pagan-train", "-m", "seed=3,4"])
+    with compat.ddp_relaunches_this_job():
+        command, _ = _hydra_subprocess_cmd(local_rank=1)
+    assert command[-4:-2] == ["seed=3", f'hydra.run.dir="{tmp_path / "sweep" / "0"}"']
+    assert "seed=3,4" not in command
+    assert sys.argv == ["pagan-train", "-m", "seed=3,4"]
+
+
+def test_spectral_norm_parametrization_is_torchs() -> None:
+    layer = spectral_norm(nn.Linear(3, 2))
+    assert type(layer.parametrizations.weight[0]) is compat.SpectralNormParametrization
+
+
+def test_numpy_reconstruct_admits_saved_arrays_and_only_with_it(tmp_path: Path) -> None:
+    """torch-fidelity's cached statistics (NumPy arrays saved by ``torch.save``) load with
+    ``weights_only=True`` once :data:`compat.NUMPY_RECONSTRUCT` is allowed, not before."""
+    path = tmp_path / "stats.pt"
+    torch.save({"mu": np.arange(3.0)}, path)
+    with pytest.raises(pickle.UnpicklingError, match="_reconstruct"):
+        torch.load(path, weights_only=True)
+    assert safe_load(path, "cached statistics", numpy=True)["mu"].tolist() == [0.0, 1.0, 2.0]
