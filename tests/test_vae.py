@@ -76,3 +76,10 @@ def test_vae_checkpoint_loads_as_a_vae(tmp_path: Path) -> None:
     assert isinstance(loaded, VAE)
     x = torch.rand(2, 1, 32, 32) * 2 - 1
     torch.testing.assert_close(loaded.reconstruct(x), model.reconstruct(x))
+    # a VAE checkpoint written before the augmenter left the VAE still loads
+    old = torch.load(tmp_path / "vae.ckpt", weights_only=True)
+    old["hyper_parameters"]["augmenter"] = {"_target_": "pagan_lightning.augment.ReflectPadCrop"}
+    torch.save(old, tmp_path / "old.ckpt")
+    torch.testing.assert_close(
+        load_module(tmp_path / "old.ckpt").reconstruct(x), loaded.reconstruct(x)
+    )

@@ -29,6 +29,8 @@ from pagan_lightning.safe_files import safe_load
 
 MARKER = "pagan_lightning"  # checkpoint entry written by this project's modules
 TRUSTED = ("pagan_lightning.", "torch.optim.", "torch.nn.")  # what a checkpoint may name
+# hyper-parameters a module no longer takes, left out when an older checkpoint is rebuilt
+RETIRED = {"pagan_lightning.vae.VAE": ("augmenter",)}  # issue #13: metrics take the augmenter
 
 
 class CheckpointError(UserError):
@@ -123,7 +125,8 @@ def module_from_checkpoint(
             f"the checkpoint names classes outside the trusted packages {trusted}: "
             f"{', '.join(untrusted)}. If you trust this file, pass trusted=(..., '<prefix>')."
         )
-    model: pl.LightningModule = get_object(module)(**hparams)
+    kept = {k: v for k, v in hparams.items() if k not in RETIRED.get(module, ())}
+    model: pl.LightningModule = get_object(module)(**kept)
     model.on_load_checkpoint(checkpoint)  # checks the weights fit (check_weights)
     model.load_state_dict(checkpoint["state_dict"])
     return model.to(map_location)
