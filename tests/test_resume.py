@@ -9,7 +9,6 @@ every logged loss of every step, and the final weights, must be equal - not clos
 """
 
 import csv
-import os
 import signal
 import subprocess
 import time
@@ -20,10 +19,9 @@ import pytest
 import torch
 
 from pagan_lightning.checkpoint import load_checkpoint
-from tests.helpers.configs import console_script, run_cli, synthetic_training
+from tests.helpers.configs import console_script, importing_tests, run_cli, synthetic_training
 from tests.helpers.files import write_mnist_like
 
-REPO = Path(__file__).resolve().parents[1]
 STEPS = 20
 LOSSES = ["train/d_x", "train/d_z", "train/d_pair", "train/g", "train/e"]
 
@@ -44,17 +42,15 @@ def command(data: Path, run_dir: Path, *extra: str) -> list[str]:
     ]
 
 
-def env() -> dict[str, str]:  # the subprocess imports tests.helpers.stalling_io
-    return os.environ | {"PYTHONPATH": str(REPO)}
-
-
 def finish(cmd: list[str]) -> None:
-    run_cli(cmd, env=env())
+    run_cli(cmd, env=importing_tests())
 
 
 def kill_when(cmd: list[str], ready: Callable[[], bool]) -> None:
     """Start ``cmd``, SIGKILL it as soon as ``ready()``; it must not have finished before."""
-    process = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env())
+    process = subprocess.Popen(
+        cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=importing_tests()
+    )
     deadline = time.monotonic() + 300
     while not ready():
         assert process.poll() is None, f"run ended before the kill: {process.stderr.read()[-2000:]}"

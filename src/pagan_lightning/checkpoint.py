@@ -12,6 +12,7 @@
   NumPy, Python) as tensors and plain values, so that they pass ``weights_only`` loading.
 """
 
+import errno
 import os
 import random
 from collections.abc import Iterator
@@ -24,7 +25,7 @@ import torch
 from hydra.utils import get_object
 from pytorch_lightning.plugins.io import TorchCheckpointIO
 
-from pagan_lightning.errors import UserError
+from pagan_lightning.errors import DiskFullError, UserError
 from pagan_lightning.safe_files import safe_load
 
 MARKER = "pagan_lightning"  # checkpoint entry written by this project's modules
@@ -144,6 +145,17 @@ class AtomicCheckpointIO(TorchCheckpointIO):
         try:
             self.write(checkpoint, tmp)
             os.replace(tmp, path)  # atomic on POSIX: readers see the old or the new file
+        except (OSError, RuntimeError) as err:
+            # a full disk: OSError ENOSPC from the file, or torch's zip writer's "unexpected pos"
+            full = getattr(err, "errno", None) in (errno.ENOSPC, errno.EDQUOT)
+            if not full and "unexpected pos" not in str(err):
+                raise
+            raise DiskFullError(
+                f"writing {path} failed: the device is full or refused the write "
+                f"({str(err).strip().splitlines()[0]}). The checkpoints already written are "
+                f"intact (each is written to a temporary file, then renamed); free some space, "
+                f"then resume with ckpt_path=last"
+            ) from None
         finally:
             tmp.unlink(missing_ok=True)
 

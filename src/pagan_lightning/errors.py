@@ -1,5 +1,9 @@
 """Errors about the user's input (config, files): reported as one clear message, no traceback."""
 
+import logging
+import sys
+from typing import NoReturn
+
 
 class UserError(Exception):
     """Base class of the errors that name a bad input and how to fix it."""
@@ -7,6 +11,10 @@ class UserError(Exception):
 
 class DataNotFoundError(UserError, FileNotFoundError):
     """A dataset is neither on disk nor downloadable."""
+
+
+class CorruptDataError(UserError, ValueError):
+    """A data file is on disk but truncated or corrupt."""
 
 
 class ConfigError(UserError, ValueError):
@@ -17,5 +25,25 @@ class MissingWeightsError(UserError, FileNotFoundError):
     """The weights of a metrics feature extractor are neither on disk nor downloadable."""
 
 
-class NonFiniteLossError(RuntimeError):
+class NonFiniteLossError(UserError, RuntimeError):
     """A training loss became NaN or Inf; names the step and the game."""
+
+
+class DiskFullError(UserError, OSError):
+    """The disk filled up while a file was written; the earlier files are intact."""
+
+
+def message(err: UserError) -> str:
+    """What to tell the user about ``err``: its message, or, for an error re-raised by a
+    DataLoader worker (whose message is the worker's whole traceback), the original one."""
+    text = str(err)
+    if "Original Traceback" not in text:
+        return text
+    last = text.strip().splitlines()[-1]
+    return last.removeprefix(f"{type(err).__module__}.{type(err).__qualname__}: ")
+
+
+def exit_with(err: UserError, log: logging.Logger) -> NoReturn:
+    """Log ``err`` and end the command with its one-line message (exit status 1)."""
+    log.error("%s", message(err))
+    sys.exit(f"error: {message(err)}")

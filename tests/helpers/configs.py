@@ -1,5 +1,6 @@
 """Composed configs, tiny networks, quiet trainers and console-script command lines."""
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -73,3 +74,9 @@ def quiet_trainer(tmp_path: Path, **kwargs) -> pl.Trainer:
         "accelerator": "cpu",
     }
     return pl.Trainer(**(options | kwargs))
+
+
+def importing_tests() -> dict[str, str]:
+    """The environment of a subprocess that imports :mod:`tests.helpers` (a config naming a
+    test plugin as ``_target_``)."""
+    return os.environ | {"PYTHONPATH": str(Path(__file__).resolve().parents[2])}

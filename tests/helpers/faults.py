@@ -1,5 +1,13 @@
-"""Faults injected into a model: networks that start returning NaN."""
+"""Faults injected into a run: networks that start returning NaN, a disk that fills up."""
 
+import errno
+import io
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import torch
+
+from pagan_lightning.checkpoint import AtomicCheckpointIO
 from pagan_lightning.module import PAGAN
 
 
@@ -16,3 +24,38 @@ def poison(model: PAGAN, net: str, after_calls: int = 0) -> None:
         return output * float("nan")
 
     getattr(model, net).register_forward_hook(hook)
+
+
+class _FillingFile(io.RawIOBase):
+    """A file that takes ``room`` bytes, then fails as a full disk does (ENOSPC)."""
+
+    def __init__(self, file: BinaryIO, room: int) -> None:
+        self.file, self.room = file, room
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data) -> int:
+        if len(data) > self.room:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        self.room -= len(data)
+        return self.file.write(data)
+
+
+class FullDiskCheckpointIO(AtomicCheckpointIO):
+    """Checkpoints from generator step ``full_at_step`` on hit a full disk after ``room``
+    bytes (torch's zip writer then raises its "unexpected pos" error, as on a real full disk)."""
+
+    def __init__(self, full_at_step: int, room: int = 4096) -> None:
+        super().__init__()
+        self.full_at_step, self.room, self._full = full_at_step, room, False
+
+    def save_checkpoint(self, checkpoint: dict[str, Any], path: Any, storage_options=None) -> None:
+        self._full = checkpoint["global_step"] >= self.full_at_step
+        super().save_checkpoint(checkpoint, path, storage_options)
+
+    def write(self, checkpoint: dict[str, Any], tmp: Path) -> None:
+        if not self._full:
+            return super().write(checkpoint, tmp)
+        with open(tmp, "wb") as file:
+            torch.save(checkpoint, _FillingFile(file, self.room))

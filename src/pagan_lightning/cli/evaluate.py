@@ -29,7 +29,7 @@ from torchvision.utils import save_image
 from pagan_lightning.checkpoint import load_checkpoint, module_from_checkpoint
 from pagan_lightning.configs import config_dir
 from pagan_lightning.data import first_images
-from pagan_lightning.errors import ConfigError, UserError
+from pagan_lightning.errors import ConfigError, UserError, exit_with
 from pagan_lightning.figures import (
     interpolation_grid,
     reconstruction_grid,
@@ -51,7 +51,18 @@ COLUMNS = {
 }
 
 
-OmegaConf.register_new_resolver("run_dir", run_dir, replace=True)
+NO_CHECKPOINT = "error: pagan-evaluate needs ckpt_path=<run>/checkpoints/<file>.ckpt"
+
+
+def output_dir_of(ckpt_path: str | None) -> str:
+    """Hydra resolver ``eval_run_dir``: the run folder of the checkpoint to evaluate. Without
+    ``ckpt_path`` it ends the command with one line, before Hydra creates any folder."""
+    if not ckpt_path:
+        sys.exit(NO_CHECKPOINT)
+    return run_dir(ckpt_path)
+
+
+OmegaConf.register_new_resolver("eval_run_dir", output_dir_of, replace=True)
 
 
 def data_config(cfg: DictConfig, run: Path) -> DictConfig:
@@ -170,11 +181,12 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
 
 @hydra.main(version_base="1.3", config_path=config_dir(), config_name="evaluate")
 def main(cfg: DictConfig) -> None:
+    if OmegaConf.is_missing(cfg, "ckpt_path"):  # hydra.run.dir given, so no resolver ran
+        sys.exit(NO_CHECKPOINT)
     try:
         results = evaluate(cfg)
     except UserError as err:
-        log.error("%s", err)
-        sys.exit(f"error: {err}")
+        exit_with(err, log)
     print((Path(cfg.output_dir) / "results.md").read_text())
     print(json.dumps({k: v for k, v in results.items() if isinstance(v, float)}, indent=1))
 

@@ -18,7 +18,7 @@ from pytorch_lightning.utilities import rank_zero_only
 from pagan_lightning import rundir
 from pagan_lightning.compat import ddp_relaunches_this_job
 from pagan_lightning.configs import config_dir, instantiate_all, instantiate_model
-from pagan_lightning.errors import ConfigError, UserError
+from pagan_lightning.errors import ConfigError, UserError, exit_with
 from pagan_lightning.validate import check_config
 
 log = logging.getLogger(__name__)
@@ -91,8 +91,7 @@ def main(cfg: DictConfig) -> float | None:
     try:
         trainer = train(cfg)
     except UserError as err:
-        log.error("%s", err)
-        sys.exit(f"error: {err}")
+        exit_with(err, log)
     if cfg.get("optimized_metric"):
         value = trainer.callback_metrics.get(cfg.optimized_metric)
         if value is None:

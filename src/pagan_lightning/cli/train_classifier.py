@@ -7,7 +7,6 @@ that ``metrics.features=classifier`` reads (``weights``, by default
 """
 
 import logging
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -22,7 +21,7 @@ from torch.utils.data import Dataset, Subset
 from torchmetrics.classification import MulticlassAccuracy
 
 from pagan_lightning.configs import config_dir
-from pagan_lightning.errors import ConfigError, UserError
+from pagan_lightning.errors import ConfigError, UserError, exit_with
 from pagan_lightning.metrics.classifier import Classifier, classifier_meta, save_classifier
 
 log = logging.getLogger(__name__)
@@ -113,8 +112,7 @@ def main(cfg: DictConfig) -> None:
     try:
         path, accuracy = train_classifier(cfg)
     except UserError as err:
-        log.error("%s", err)
-        sys.exit(f"error: {err}")
+        exit_with(err, log)
     log.info("test accuracy: %.4f; weights: %s", accuracy, path.resolve())
 
 

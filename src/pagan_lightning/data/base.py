@@ -13,7 +13,7 @@ from torch.utils.data import DataLoader, Dataset, Sampler, random_split
 
 from pagan_lightning.compat import batches_done_in_epoch
 from pagan_lightning.data.sampling import EpochSampler
-from pagan_lightning.errors import ConfigError, DataNotFoundError
+from pagan_lightning.errors import ConfigError, DataNotFoundError, UserError
 
 
 def images_of(batch: Any) -> torch.Tensor:
@@ -88,7 +88,7 @@ class ImageDataModule(pl.LightningDataModule):
     def _load(self, train: bool, download: bool) -> Dataset:
         try:
             return self.make_dataset(train, download)
-        except DataNotFoundError:
+        except UserError:
             raise
         except (RuntimeError, OSError) as err:  # torchvision: not found / download failed
             how = "data.download=true failed (no internet?)" if download else "data.download=false"

@@ -1,5 +1,8 @@
 """The paper's datasets through torchvision: MNIST, Fashion-MNIST, CIFAR10, CelebA."""
 
+import math
+import struct
+import zlib
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -10,7 +13,33 @@ from torchvision.transforms import v2
 
 from pagan_lightning.data.base import ImageDataModule
 from pagan_lightning.data.transforms import to_signed
-from pagan_lightning.errors import DataNotFoundError
+from pagan_lightning.errors import CorruptDataError, DataNotFoundError
+
+# bytes per item of each IDX data type (the third byte of the magic number)
+IDX_ITEM_BYTES = {0x08: 1, 0x09: 1, 0x0B: 2, 0x0C: 4, 0x0D: 4, 0x0E: 8}
+
+
+def check_idx(path: Path) -> None:
+    """Raise :class:`CorruptDataError` naming ``path`` unless it is a whole IDX file: a known
+    magic number, and as many bytes as its header's shape says."""
+    size = path.stat().st_size
+    with path.open("rb") as file:
+        magic = file.read(4)
+        ndim = magic[3] if len(magic) == 4 else 0
+        dims = file.read(4 * ndim)
+    if (
+        len(magic) < 4
+        or magic[:2] != b"\0\0"
+        or magic[2] not in IDX_ITEM_BYTES
+        or len(dims) < 4 * ndim
+    ):
+        raise CorruptDataError(f"{path} is not an IDX file (bad header). Fix: delete it and rerun")
+    expected = 4 + 4 * ndim + math.prod(struct.unpack(f">{ndim}I", dims)) * IDX_ITEM_BYTES[magic[2]]
+    if size != expected:
+        raise CorruptDataError(
+            f"{path} is truncated or corrupt: {size} bytes, its header says {expected}. Fix: "
+            f"delete it and rerun (it is extracted or downloaded again)"
+        )
 
 
 class _MNISTLike(ImageDataModule):
@@ -28,13 +57,19 @@ class _MNISTLike(ImageDataModule):
             return to_signed(pad=2)
         return to_signed(size=self.image_size)
 
+    def raw_folder(self) -> Path:
+        return self.data_dir / self.dataset_cls.__name__ / "raw"
+
     def make_dataset(self, train: bool, download: bool) -> Dataset:
+        for archive, _ in self.dataset_cls.resources:
+            if (self.raw_folder() / Path(archive).stem).exists():
+                check_idx(self.raw_folder() / Path(archive).stem)
         return self.dataset_cls(
             self.data_dir, train=train, transform=self.transform(), download=download
         )
 
     def hint(self) -> str:
-        raw = self.data_dir.resolve() / self.dataset_cls.__name__ / "raw"
+        raw = self.raw_folder().resolve()
         return f"put the four IDX files (*-ubyte) in {raw} (data.data_dir=...)."
 
 
@@ -61,15 +96,25 @@ class FashionMNISTDataModule(_MNISTLike):
         self.system_dir = Path(system_dir) if system_dir else None
 
     def make_dataset(self, train: bool, download: bool) -> Dataset:
-        raw = self.data_dir / self.dataset_cls.__name__ / "raw"
+        raw = self.raw_folder()
         for archive, _ in self.dataset_cls.resources:
             source = self.system_dir / archive if self.system_dir else None
-            if not (raw / Path(archive).stem).exists() and source and source.exists():
+            target = raw / Path(archive).stem
+            if not target.exists() and source and source.exists():
                 raw.mkdir(parents=True, exist_ok=True)
-                extract_archive(source, raw)
+                try:
+                    extract_archive(source, raw)
+                except (OSError, EOFError, zlib.error) as err:
+                    target.unlink(missing_ok=True)  # no half-extracted file left behind
+                    raise CorruptDataError(
+                        f"{source} is truncated or corrupt ({err}). Fix: reinstall Debian's "
+                        f"dataset-fashion-mnist, or set data.system_dir=null and {super().hint()}"
+                    ) from None
         return super().make_dataset(train, download)
 
     def hint(self) -> str:
+        if self.system_dir is None:
+            return super().hint()
         return (
             f"install Debian's package dataset-fashion-mnist (files in {self.system_dir}, "
             f"data.system_dir=...), or {super().hint()}"
