@@ -9,6 +9,7 @@ every logged loss of every step, and the final weights, must be equal - not clos
 """
 
 import csv
+import os
 import signal
 import subprocess
 import time
@@ -47,16 +48,21 @@ def finish(cmd: list[str]) -> None:
 
 
 def kill_when(cmd: list[str], ready: Callable[[], bool]) -> None:
-    """Start ``cmd``, SIGKILL it as soon as ``ready()``; it must not have finished before."""
+    """Start ``cmd``, SIGKILL it and every process it started (DDP ranks) as soon as
+    ``ready()``, as a machine failure would; it must not have finished before."""
     process = subprocess.Popen(
-        cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=importing_tests()
+        cmd,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env=importing_tests(),
+        start_new_session=True,
     )
     deadline = time.monotonic() + 300
     while not ready():
         assert process.poll() is None, f"run ended before the kill: {process.stderr.read()[-2000:]}"
         assert time.monotonic() < deadline, "kill point never reached"
         time.sleep(0.05)
-    process.send_signal(signal.SIGKILL)
+    os.killpg(process.pid, signal.SIGKILL)
     process.wait()
     process.stderr.close()
 
@@ -130,3 +136,25 @@ def test_sigkill_while_writing_last_ckpt_keeps_the_previous_one(
     assert load_checkpoint(checkpoints / "step_000009.ckpt")["global_step"] == 9
     finish(command(data, run_dir, "ckpt_path=last"))
     assert_same_run(run_dir, reference)
+
+
+DDP = ["trainer=ddp", "trainer.accelerator=cpu", "trainer.devices=2"]
+
+
+@pytest.fixture(scope="module")
+def ddp_reference(data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    run_dir = tmp_path_factory.mktemp("ddp_reference") / "run"
+    finish(command(data, run_dir, *DDP))
+    return run_dir
+
+
+def test_sigkill_under_ddp_then_resume_equals_uninterrupted(
+    data: Path, ddp_reference: Path, tmp_path: Path
+) -> None:
+    """Two gloo processes (each its shard of the data order and its own random stream, both
+    in the checkpoint): killed together mid-run, resumed, the same losses and weights."""
+    run_dir = tmp_path / "run"
+    kill_when(command(data, run_dir, *DDP), lambda: last_step(run_dir) >= 7)
+    assert 0 < last_step(run_dir) < STEPS
+    finish(command(data, run_dir, *DDP, "ckpt_path=last"))
+    assert_same_run(run_dir, ddp_reference)

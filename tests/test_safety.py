@@ -250,6 +250,13 @@ def test_epoch_order_is_seeded_and_resumable() -> None:
     sampler.set_epoch(2)
     sampler.start = 4  # a run resumed after 4 samples of epoch 2 goes on with the rest, once
     assert list(sampler) == order[4:] and list(sampler) == order
+    shards = [EpochSampler(11, seed=3, num_replicas=2, rank=rank) for rank in (0, 1)]
+    for shard in shards:
+        shard.set_epoch(2)
+    first, second = map(list, shards)
+    assert len(first) == len(second) == 5 and not set(first) & set(second)  # one odd left out
+    shards[1].start = 2
+    assert list(shards[1]) == second[2:]
 
 
 def test_a_batch_larger_than_the_training_set_stops_before_training(

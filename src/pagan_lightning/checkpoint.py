@@ -198,22 +198,42 @@ def set_rng_state(state: dict[str, Any]) -> None:
 class ExactResume:
     """LightningModule mixin: mark checkpoints as this project's and carry the RNG states.
 
-    The states are captured when a checkpoint is written and restored at ``on_train_start``
-    of a run resumed from it (``ckpt_path=...``), so the z draws, encoder noise and
-    augmentations after the resume point are those of an uninterrupted run.
+    The states are captured when a checkpoint is written (under DDP, every rank's, gathered)
+    and restored at ``on_train_start`` of a run resumed from it (``ckpt_path=...``), so the z
+    draws, encoder noise and augmentations after the resume point are those of an
+    uninterrupted run, on every rank.
+
+    Under DDP every rank starts from the same seed (identical initial weights); a fresh run
+    then offsets each rank's torch seed by its rank so that the ranks draw different z, noise
+    and augmentations. A checkpoint without every rank's states (written by another number of
+    processes) restores rank 0's and offsets by rank and step: the run goes on, not exactly.
     """
 
     _rng_to_restore: dict[str, Any] | None = None
+    _rng_by_rank: list[dict[str, Any]] | None = None
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         module = f"{type(self).__module__}.{type(self).__qualname__}"
-        checkpoint[MARKER] = {"module": module, "rng": rng_state()}
+        state = rng_state()
+        checkpoint[MARKER] = {"module": module, "rng": state}
+        if torch.distributed.is_available() and torch.distributed.is_initialized():
+            by_rank: list[Any] = [None] * torch.distributed.get_world_size()
+            torch.distributed.all_gather_object(by_rank, state)  # every rank saves alike
+            checkpoint[MARKER]["rng_by_rank"] = by_rank
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         check_weights(checkpoint.get("state_dict", {}), self.state_dict())
         self._rng_to_restore = checkpoint.get(MARKER, {}).get("rng")
+        self._rng_by_rank = checkpoint.get(MARKER, {}).get("rng_by_rank")
 
     def on_train_start(self) -> None:
-        if self._rng_to_restore is not None and self.trainer.ckpt_path is not None:
-            set_rng_state(self._rng_to_restore)
-        self._rng_to_restore = None
+        world, rank = self.trainer.world_size, self.global_rank
+        resumed = self._rng_to_restore is not None and self.trainer.ckpt_path is not None
+        if resumed and self._rng_by_rank is not None and len(self._rng_by_rank) == world:
+            set_rng_state(self._rng_by_rank[rank])
+        else:
+            if resumed:
+                set_rng_state(self._rng_to_restore)
+            if world > 1:
+                torch.manual_seed(torch.initial_seed() + rank + world * self.trainer.global_step)
+        self._rng_to_restore = self._rng_by_rank = None

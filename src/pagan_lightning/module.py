@@ -161,17 +161,11 @@ class PAGAN(ExactResume, LatentVariableModel, pl.LightningModule):
                 net.compile(**options)
 
     def on_train_start(self) -> None:
-        """Restore the RNG states of a resumed run (:class:`ExactResume`) and mirror the
-        checkpointed ``d_steps`` buffer in a Python int, so that the n_dis schedule costs no
-        device-to-host copy per batch. Under DDP, every rank was seeded alike (identical
-        initial weights, and a resumed run restores rank 0's states everywhere); offset each
-        rank's seed here, and by the step, so that the ranks draw different z, posterior noise
-        and augmentations, and a resumed run does not replay the start's draws."""
+        """Restore the RNG states of a resumed run, or give each DDP rank its own stream
+        (:class:`ExactResume`), and mirror the checkpointed ``d_steps`` buffer in a Python int,
+        so that the n_dis schedule costs no device-to-host copy per batch."""
         super().on_train_start()
         self._d_steps = int(self.d_steps)
-        if self.trainer.world_size > 1:
-            offset = self.global_rank + self.trainer.world_size * self.trainer.global_step
-            torch.manual_seed(torch.initial_seed() + offset)
 
     def training_step(self, batch: Any, batch_idx: int) -> None:
         x = images_of(batch)

@@ -138,9 +138,10 @@ class ImageDataModule(pl.LightningDataModule):
 
     def train_dataloader(self) -> DataLoader:
         """Shuffled by :class:`EpochSampler`; a resumed run starts where its checkpoint was."""
-        sampler = EpochSampler(len(self.train_set), self.seed)
+        ranks = (self.trainer.world_size, self.trainer.global_rank) if self.trainer else (1, 0)
+        sampler = EpochSampler(len(self.train_set), self.seed, *ranks)
         epoch, done = self._resume_at
-        per_epoch = len(self.train_set) // self.batch_size
+        per_epoch = len(sampler) // self.batch_size
         epoch, done = (epoch + 1, 0) if done >= per_epoch else (epoch, done)
         sampler.set_epoch(epoch)
         sampler.start = done * self.batch_size
@@ -154,8 +155,6 @@ class ImageDataModule(pl.LightningDataModule):
         return {"epoch": self.trainer.current_epoch, "batches_done": done}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        if self.trainer is not None and self.trainer.world_size > 1:
-            return  # Lightning's DistributedSampler restarts the epoch under DDP
         self._resume_at = (state.get("epoch", 0), state.get("batches_done", 0))
 
     def val_dataloader(self) -> DataLoader:

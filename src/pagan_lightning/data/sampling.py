@@ -1,31 +1,34 @@
-"""The resumable shuffling of the training set."""
+"""The resumable shuffling of the training set, one shard per process."""
 
 from collections.abc import Iterator
 
-import torch
-from torch.utils.data import Sampler
+from torch.utils.data import DistributedSampler
 
 
-class EpochSampler(Sampler[int]):
-    """Random order of an epoch drawn from its own generator, seeded by ``seed + epoch``.
+class EpochSampler(DistributedSampler):
+    """torch's ``DistributedSampler`` (the epoch's order from its own generator seeded by
+    ``seed + epoch``, rank ``rank`` takes every ``num_replicas``-th index, the tail that does not
+    divide evenly dropped) that can start an epoch part-way: ``start`` skips the first indices
+    of this rank's share, once.
 
     The order does not touch the global RNG and is recomputed, not stored, so a resumed run
-    replays the interrupted epoch's order; ``start`` skips the indices already trained on,
-    once. Lightning calls :meth:`set_epoch` at the start of every epoch.
+    replays the interrupted epoch's order, under DDP as in one process. Lightning calls
+    :meth:`set_epoch` at the start of every epoch, and leaves a ``DistributedSampler`` as it is
+    instead of wrapping it in its own.
     """
 
-    def __init__(self, size: int, seed: int = 0) -> None:
-        self.size, self.seed, self.epoch, self.start = size, seed, 0, 0
-
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = epoch
+    def __init__(self, size: int, seed: int = 0, num_replicas: int = 1, rank: int = 0) -> None:
+        super().__init__(
+            range(size),
+            num_replicas=num_replicas,
+            rank=rank,
+            shuffle=True,
+            seed=seed,
+            drop_last=True,
+        )
+        self.start = 0
 
     def __iter__(self) -> Iterator[int]:
-        order = torch.randperm(
-            self.size, generator=torch.Generator().manual_seed(self.seed + self.epoch)
-        )
+        indices = list(super().__iter__())
         start, self.start = self.start, 0
-        return iter(order[start:].tolist())
-
-    def __len__(self) -> int:
-        return self.size
+        return iter(indices[start:])
