@@ -1,5 +1,6 @@
 """Bad input gets a clear error before any work: configs, checkpoints and image files."""
 
+import pickle
 import subprocess
 from pathlib import Path
 
@@ -32,6 +33,7 @@ BAD_CONFIGS = [
     (["model.optimizer_d.lr=-1e-4"], "model.optimizer_d.lr=-0.0001 must be positive"),
     (["model.optimizer_d.lr=fast"], "model.optimizer_d.lr='fast' is not allowed; expected float"),
     (["data.batch_size=0"], "data.batch_size=0 must be positive"),
+    (["data.num_workers=-1"], "data.num_workers=-1 must be 0 or more"),
     (["model.generator.latent_dim=-8"], "model.generator.latent_dim=-8 must be positive"),
     (["model.disc_z.hidden=[512,0]"], "model.disc_z.hidden=[512, 0] must be positive"),
     (["model.n_dis=2.5"], "model.n_dis=2.5 is not allowed; expected int"),
@@ -280,3 +282,12 @@ def test_a_batch_larger_than_the_training_set_stops_before_training(
         "data.val_size=56): no full batch to train on. Lower data.batch_size or data.val_size"
     )
     assert not (run / "checkpoints").exists()
+
+
+def test_a_folder_or_a_plain_pickle_as_checkpoint_is_named(tmp_path: Path) -> None:
+    with pytest.raises(CheckpointError, match=r"is a folder; give a \.ckpt file in it"):
+        load_checkpoint(tmp_path)
+    plain = tmp_path / "plain.pkl"
+    plain.write_bytes(pickle.dumps({"state_dict": {}}, protocol=4))  # not torch.save
+    with pytest.raises(CheckpointError, match=r"not a torch\.save file .*Unsupported operand"):
+        load_checkpoint(plain)

@@ -47,6 +47,8 @@ def load_checkpoint(path: str | os.PathLike, map_location: Any = "cpu") -> dict[
             checkpoint written by this project.
     """
     path = Path(path)
+    if path.is_dir():
+        raise CheckpointError(f"checkpoint {path} is a folder; give a .ckpt file in it")
     if not path.is_file():
         raise CheckpointError(f"checkpoint {path} does not exist")
     checkpoint = safe_load(path, "checkpoint", error=CheckpointError, map_location=map_location)

@@ -32,7 +32,11 @@ def _numpy_globals() -> list:
 def unpickling_reason(err: pickle.UnpicklingError) -> str:
     """The line of torch's weights-only refusal that names the offending global or type."""
     lines = [line for line in str(err).strip().splitlines() if line.strip()]
-    named = [line for line in lines if "global" in line.lower() or "but got" in line]
+    named = [
+        line
+        for line in lines
+        if "global" in line.lower() or "but got" in line or "Unsupported operand" in line
+    ]
     return (named or lines or ["unpickling refused"])[0].strip()
 
 
@@ -59,9 +63,9 @@ def safe_load(
             return torch.load(Path(path), map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as err:
         raise error(
-            f"refused to load {what} {path}: it holds objects other than tensors and plain "
-            f"containers, which could run code when loaded; files are loaded with "
-            f"weights_only=True ({unpickling_reason(err)}). Use the original file."
+            f"refused to load {what} {path}: it is not a torch.save file of tensors and plain "
+            f"containers only (anything else could run code when loaded; files are loaded "
+            f"with weights_only=True: {unpickling_reason(err)}). Use the original file."
         ) from None
     except (RuntimeError, EOFError, ValueError, OSError) as err:
         reason = str(err).strip().splitlines()[0]

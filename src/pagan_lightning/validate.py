@@ -23,6 +23,7 @@ from pagan_lightning.errors import ConfigError
 
 NAMED = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
 INSTANTIATE_KEYS = {"_target_", "_partial_", "_recursive_", "_convert_", "_args_"}
+NON_NEGATIVE = {"num_workers", "val_size"}  # keys that may be 0 but not less
 POSITIVE = {
     "lr",
     "batch_size",
@@ -163,6 +164,8 @@ def check_node(path: str, node: DictConfig) -> None:
             _check_value(full, value, hints[key])
         if key in POSITIVE:
             _check_positive(full, value)
+        if key in NON_NEGATIVE and isinstance(value, int) and value < 0:
+            raise ConfigError(f"{full}={value} must be 0 or more")
 
 
 def check_config(cfg: DictConfig) -> None:
