@@ -9,7 +9,7 @@ STAMP_DIR := outputs/table3_quick/multiruns/$(STAMP)
 EVAL_ARGS ?=
 REPRO := outputs/reproduce
 
-.PHONY: install data train test lint bench table3-quick collect clean classifier \
+.PHONY: install data train test lint bench gpu-check table3-quick collect clean classifier \
 	reproduce-quick quick-width quick-channel quick-l1 quick-vae quick-paper_encoder \
 	reproduce-table1 reproduce-table2 reproduce-table3 reproduce-table4
 
@@ -43,6 +43,12 @@ test: install data
 # make bench ARGS="trainer=gpu trainer.precision=bf16-mixed model.channels_last=true"
 bench: install
 	$(BIN)/python -m pagan_lightning.cli.bench experiment=quickstart $(ARGS)
+
+# The paper-scale path on one GPU, every result under OUT (scripts/gpu_check.sh; no install:
+# on a GPU box without network, PYTHONPATH holds the wheels of ../shared/device/wheels.sh)
+OUT ?= outputs/gpu_check/$(STAMP)
+gpu-check:
+	PYTHON=$${PYTHON:-python3} bash scripts/gpu_check.sh $(OUT)
 
 # Table 3 on CPU (PAGAN, PAGAN-L1, PAGAN-NOAUG on Fashion-MNIST), then one collected table.
 table3-quick: install data
