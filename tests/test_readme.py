@@ -24,6 +24,11 @@ NOT_RUN = {
     "make table3-quick": "a wrapper of the variant sweep and pagan-collect (run below)",
     "make reproduce-quick": "90 min of CPU; its aggregation is tested in tests/test_summary.py",
     "make reproduce-table": "GPU, paper scale",
+    "make gpu-check": "a GPU box (tests/test_gpu_check.py runs the script on the CPU)",
+    "python3 -m pip install": "installs wheels on a GPU box",
+    "pagan-evaluate ckpt_path=<cifar10 run>": "GPU, paper scale",
+    "pagan-evaluate ckpt_path=... metrics.inception_weights=": "the Inception weights file "
+    "(tests/test_metrics.py evaluates with stand-in weights of its layout)",
     "pagan-train experiment=mnist": "GPU, paper scale",
     "pagan-train experiment=cifar10": "GPU, paper scale",
     "pagan-train experiment=celeba": "GPU, paper scale",
@@ -34,14 +39,30 @@ NOT_RUN = {
 
 
 def readme_commands() -> list[str]:
-    """The command lines of the README's code blocks (continuations joined, comments cut)."""
-    commands = []
-    for block in re.findall(r"```(?:bash)?\n(.*?)```", README.read_text(), re.S):
-        for line in block.replace("\\\n", " ").splitlines():
-            line = line.split(" #")[0].strip()
-            if re.match(r"(\.venv/bin/)?(pagan-|make |torchrun|python -m)", line):
-                commands.append(re.sub(r"^\.venv/bin/", "", " ".join(line.split())))
+    """The command lines of the README's shell code blocks (fences read line by line; blocks
+    in another language such as python or yaml skipped; continuations joined, comments and
+    leading ``VAR=value`` settings cut)."""
+    commands, shell, block = [], False, None
+    for line in README.read_text().splitlines():
+        if line.startswith("```"):
+            if block is None:
+                block, shell = [], line[3:].strip() in ("", "bash", "sh")
+            else:
+                if shell:
+                    commands += shell_commands("\n".join(block))
+                block = None
+        elif block is not None:
+            block.append(line)
     return commands
+
+
+def shell_commands(text: str) -> list[str]:
+    found = []
+    for line in text.replace("\\\n", " ").splitlines():
+        line = re.sub(r"^(\w+=\S+\s+)+", "", line.split(" #")[0].strip())
+        if re.match(r"(\.venv/bin/)?(pagan-|make |torchrun|python3? -m)", line):
+            found.append(re.sub(r"^\.venv/bin/", "", " ".join(line.split())))
+    return found
 
 
 def not_run(command: str) -> bool:
@@ -87,6 +108,17 @@ def tiny(command: str, world: dict[str, Path], out: Path) -> list[str]:
     name = Path(args[0]).name
     if name == "pagan-collect":
         return args
+    if name == "pagan-train-classifier":  # writes one weights file, then replaces it
+        data = [f"paths.data_dir={world['data']}", "data.system_dir=null", "data.download=false"]
+        weights = root / "classifiers" / "{dataset}.pt"
+        return [
+            *args,
+            *data,
+            "data.val_size=56",
+            "trainer.max_steps=3",
+            f"weights='{weights}'",
+            f"hydra.run.dir={out}",
+        ]
     if name == "pagan-evaluate":
         return [
             *args,
@@ -128,9 +160,12 @@ def test_every_readme_cpu_command_runs(world: dict[str, Path]) -> None:
         out = root / ("sweeps" if sweep else "runs") / str(sweeps if sweep else runs)
         if command.startswith("pagan-evaluate"):
             out = root / "eval"
+        elif command.startswith("pagan-train-classifier"):
+            out = root / "classifier_runs" / str(len(list(root.glob("classifier_runs/*"))))
         elif command.startswith("pagan-train") and "hydra.run.dir=" not in command:
             sweeps, runs = sweeps + sweep, runs + (not sweep)
         run_cli(tiny(command, world, out))
     assert (root / "runs" / "0" / "checkpoints" / "last.ckpt").is_file()
     assert (root / "eval" / "metrics.json").is_file()
     assert (root / "sweeps" / "0" / "table.md").is_file()
+    assert (root / "classifiers" / "FashionMNIST.pt").is_file()

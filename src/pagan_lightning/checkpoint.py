@@ -148,9 +148,10 @@ class AtomicCheckpointIO(TorchCheckpointIO):
             self.write(checkpoint, tmp)
             os.replace(tmp, path)  # atomic on POSIX: readers see the old or the new file
         except (OSError, RuntimeError) as err:
-            # a full disk: OSError ENOSPC from the file, or torch's zip writer's "unexpected pos"
-            full = getattr(err, "errno", None) in (errno.ENOSPC, errno.EDQUOT)
-            if not full and "unexpected pos" not in str(err):
+            # a full disk: OSError ENOSPC from the file, or torch's zip writer's "unexpected
+            # pos" error with that OSError as its context
+            causes = (err, err.__context__, err.__cause__)
+            if not any(getattr(c, "errno", None) in (errno.ENOSPC, errno.EDQUOT) for c in causes):
                 raise
             raise DiskFullError(
                 f"writing {path} failed: the device is full or refused the write "

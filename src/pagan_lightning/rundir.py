@@ -73,7 +73,7 @@ def _resumes(output_dir: Path, ckpt_path: str | None) -> bool:
 
 
 def run_dir(ckpt_path: str) -> str:
-    """The run folder of ``<run>/checkpoints/<file>.ckpt`` (Hydra resolver ``run_dir``)."""
+    """The run folder of ``<run>/checkpoints/<file>.ckpt``."""
     return str(Path(ckpt_path).resolve().parent.parent)
 
 
