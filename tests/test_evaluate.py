@@ -156,7 +156,7 @@ def test_fidelity_callback_logs_metrics_keeps_the_best_and_leaves_training_alone
 
 
 def test_probe_reads_a_trained_pair_discriminator(tiny_run: dict[str, Path]) -> None:
-    """``python -m pagan_lightning.probe --ckpt``: pair_match of the checkpoint's own D_xx and
+    """``python -m pagan_lightning.cli.probe --ckpt``: pair_match of the checkpoint's own D_xx and
     augmenter, the same as computed directly, and reading it changes nothing."""
     test = torch.from_numpy(blob_images(40, 32, seed=3)).float().div(127.5).sub(1).unsqueeze(1)
     model = load_module(tiny_run["ckpt"]).eval()

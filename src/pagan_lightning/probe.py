@@ -11,7 +11,7 @@ and reports its held-out accuracy (logit > 0 means "real"). Both kinds of pair h
 marginals of x and of y, so a discriminator whose logit is a(x) + b(y) is at chance (0.5) in
 expectation, however long it trains; a discriminator that compares the halves is not.
 
-``python -m pagan_lightning.probe`` runs it for every pair mode on real Fashion-MNIST and
+``python -m pagan_lightning.cli.probe`` runs it for every pair mode on real Fashion-MNIST and
 prints a table; ``--ckpt <files>`` reads instead the D_xx of trained Fashion-MNIST models:
 :func:`~pagan_lightning.nets.pair.pair_match` and how often D_xx ranks (x, a(x)) above
 (x, G(mu(x))), on test images.
@@ -19,8 +19,6 @@ During training, PAGAN logs ``pair_match`` of its own D_xx on the validation bat
 ``val/pair_match``.
 """
 
-import argparse
-import time
 from collections.abc import Callable
 
 import torch
@@ -98,49 +96,3 @@ def fashion_mnist_images(n_train: int, n_test: int, system_dir: str, data_dir: s
     dm.setup("fit")
     train = first_images(dm.train_set, n_train) if n_train else torch.empty(0, 1, 32, 32)
     return train, first_images(dm.test_set, n_test)
-
-
-def main(argv: list[str] | None = None) -> None:
-    from pagan_lightning.augment import ReflectPadCrop
-    from pagan_lightning.nets import PAIR_MODES, PairDiscriminator
-
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--modes", nargs="+", default=list(PAIR_MODES), choices=PAIR_MODES)
-    parser.add_argument("--ch", type=int, default=64)
-    parser.add_argument("--steps", type=int, default=400)
-    parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0])
-    parser.add_argument("--n-train", type=int, default=10000)
-    parser.add_argument("--n-test", type=int, default=2000)
-    parser.add_argument("--system-dir", default="/usr/share/datasets/fashion-mnist")
-    parser.add_argument("--data-dir", default="data")
-    parser.add_argument("--ckpt", nargs="+", help="trained Fashion-MNIST PAGAN checkpoints")
-    args = parser.parse_args(argv)
-    n_train = 0 if args.ckpt else args.n_train
-    train, test = fashion_mnist_images(n_train, args.n_test, args.system_dir, args.data_dir)
-    if args.ckpt:
-        from pagan_lightning.checkpoint import load_module
-
-        print("| checkpoint | pair_match | real_over_rec |\n|---|---|---|")
-        for path in args.ckpt:
-            model = load_module(path).eval()
-            torch.manual_seed(0)
-            read = read_pair_discriminator(model, test)
-            print(f"| {path} | {read['pair_match']:.3f} | {read['real_over_rec']:.3f} |")
-        return
-    augment = ReflectPadCrop(0.1)
-    print("| mode | ch | steps | seed | held-out accuracy | seconds |\n|---|---|---|---|---|---|")
-    for mode in args.modes:
-        for seed in args.seeds:
-            torch.manual_seed(seed)
-            disc = PairDiscriminator(mode, channels=1, image_size=32, ch=args.ch)
-            start = time.perf_counter()
-            acc = train_pair_probe(
-                disc, train, test, augment, args.steps, args.batch_size, seed=seed
-            )
-            seconds = time.perf_counter() - start
-            print(f"| {mode} | {args.ch} | {args.steps} | {seed} | {acc:.3f} | {seconds:.0f} |")
-
-
-if __name__ == "__main__":
-    main()
