@@ -24,6 +24,7 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 import pagan_lightning
+from pagan_lightning.checkpoint import load_checkpoint
 from pagan_lightning.configs import instantiate_model
 from pagan_lightning.module import PAGAN
 from tests.helpers.configs import TINY, compose_train, console_script, offline, quiet_trainer
@@ -217,12 +218,13 @@ def test_one_ddp_step_equals_one_step_on_the_global_batch(tmp_path: Path) -> Non
 SHORT = ["trainer.max_steps=1", "trainer.limit_val_batches=0", "callbacks.progress_bar=null"]
 
 
-def pagan_train_ddp(args: list[str], cwd: Path, short: list[str] = SHORT) -> None:
-    """``pagan-train trainer=ddp`` on 2 CPU processes, run from ``cwd`` with the package under
-    test first on the path (a relative PYTHONPATH would not survive the change of folder)."""
+def pagan_train_ddp(args: list[str], cwd: Path, short: list[str] = SHORT, devices: int = 2) -> None:
+    """``pagan-train trainer=ddp`` on ``devices`` CPU processes, run from ``cwd`` with the
+    package under test first on the path (a relative PYTHONPATH would not survive the change
+    of folder)."""
     package_root = str(Path(pagan_lightning.__file__).parents[1])
     path = os.pathsep.join([package_root, os.environ.get("PYTHONPATH", "")])
-    ddp = ["trainer=ddp", "trainer.accelerator=cpu", "trainer.devices=2"]
+    ddp = ["trainer=ddp", "trainer.accelerator=cpu", f"trainer.devices={devices}"]
     out = subprocess.run(
         [console_script("pagan-train"), *args, *ddp, *TINY, *short],
         capture_output=True,
@@ -282,3 +284,11 @@ def test_validation_interval_counts_batches_across_epochs_under_ddp(
     with open(run / "csv" / "metrics.csv") as f:
         validated = [row["step"] for row in csv.DictReader(f) if row.get("val/rec_mse")]
     assert validated == ["7"]  # after the 8th batch, in the second epoch of 6 batches
+
+
+def test_more_processes_than_cores_still_train(fashion_dir: Path, tmp_path: Path) -> None:
+    """``trainer.devices=3`` on a 2-core machine (issue #12: an 87-frame traceback once):
+    slower, but it trains and writes its checkpoint."""
+    run = tmp_path / "run"
+    pagan_train_ddp([*offline(fashion_dir), f"hydra.run.dir={run}"], tmp_path, devices=3)
+    assert load_checkpoint(run / "checkpoints" / "last.ckpt")["global_step"] > 0
