@@ -7,6 +7,7 @@ spectral-norm parametrizations to its workers; the ``ddp`` launcher would re-run
 
 import copy
 import csv
+import json
 import os
 import socket
 import subprocess
@@ -26,8 +27,16 @@ from torch.utils.data import DataLoader, TensorDataset
 import pagan_lightning
 from pagan_lightning.checkpoint import load_checkpoint
 from pagan_lightning.configs import instantiate_model
+from pagan_lightning.metrics import Classifier, save_classifier
 from pagan_lightning.module import PAGAN
-from tests.helpers.configs import TINY, compose_train, console_script, offline, quiet_trainer
+from tests.helpers.configs import (
+    TINY,
+    compose_train,
+    console_script,
+    offline,
+    quiet_trainer,
+    run_cli,
+)
 from tests.helpers.faults import poison
 
 B = 4  # per-rank batch
@@ -292,3 +301,58 @@ def test_more_processes_than_cores_still_train(fashion_dir: Path, tmp_path: Path
     run = tmp_path / "run"
     pagan_train_ddp([*offline(fashion_dir), f"hydra.run.dir={run}"], tmp_path, devices=3)
     assert load_checkpoint(run / "checkpoints" / "last.ckpt")["global_step"] > 0
+
+
+def test_fidelity_metrics_under_ddp_equal_pagan_evaluate_on_one_process(
+    fashion_dir: Path, tmp_path: Path
+) -> None:
+    """``callbacks=fidelity`` on 2 processes (each its share, rows gathered by torchmetrics;
+    issue #11): the logged val/* of the last validation equal ``pagan-evaluate`` of the
+    checkpoint on one process (the values are logged in float32). Counts that do not divide
+    by 2 nor by the batch size. (That rank 0's buffers are the ones used is checked in
+    ``test_distributed_metrics``: this tiny generator still draws a near-constant gray.)"""
+    meta = {"dataset": "FashionMNIST", "image_size": 32, "classes": list("0123456789")}
+    meta["test_accuracy"] = 0.2
+    classifier = save_classifier(Classifier(), tmp_path / "clf.pt", meta)
+    metrics = {
+        "classifier_weights": classifier,
+        "num_samples": 45,
+        "num_real": 33,
+        "num_test": 27,
+        "kid": "true",
+        "kid_subset_size": 20,
+        "kid_subsets": 10,
+        "splits": 5,
+        "batch_size": 8,
+        "cache_dir": tmp_path / "cache",
+    }
+    run = tmp_path / "run"
+    fidelity = [f"callbacks.fidelity_metrics.metrics.{k}={v}" for k, v in metrics.items()]
+    short = [
+        "trainer.max_steps=2",
+        "trainer.val_check_interval=2",
+        "trainer.limit_val_batches=1",
+        "callbacks.progress_bar=null",
+    ]
+    args = [*offline(fashion_dir), "callbacks=fidelity", *fidelity, f"hydra.run.dir={run}"]
+    pagan_train_ddp(args, tmp_path, short)
+    with open(run / "csv" / "metrics.csv") as f:
+        (logged,) = [row for row in csv.DictReader(f) if row.get("val/fid")]
+    evaluated = tmp_path / "eval"
+    run_cli(
+        [
+            console_script("pagan-evaluate"),
+            f"ckpt_path={run / 'checkpoints' / 'last.ckpt'}",
+            "metrics.features=classifier",
+            *[f"metrics.{k}={v}" for k, v in metrics.items()],
+            "figures.n_samples=4",
+            "figures.n_reconstructions=2",
+            "figures.n_interpolations=1",
+            "figures.steps=3",
+            f"hydra.run.dir={evaluated}",
+        ]
+    )
+    expected = json.loads((evaluated / "metrics.json").read_text())
+    assert expected["global_step"] == 2
+    for name in ("fid", "is", "kid", "rid", "rmse_pixel", "l2_image"):
+        assert float(logged[f"val/{name}"]) == pytest.approx(expected[name], rel=1e-5), name

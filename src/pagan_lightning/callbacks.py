@@ -8,13 +8,14 @@ from typing import Any
 
 import pytorch_lightning as pl
 import torch
+import torch.distributed as dist
 from pytorch_lightning.callbacks import TQDMProgressBar
 from pytorch_lightning.loggers import TensorBoardLogger
 from torchvision.utils import save_image
 
 from pagan_lightning.data import first_images
 from pagan_lightning.figures import reconstruction_grid, sample_grid
-from pagan_lightning.metrics import compute_metrics, metrics_config
+from pagan_lightning.metrics import DistributedMetrics
 
 
 class LossProgressBar(TQDMProgressBar):
@@ -102,15 +103,28 @@ class ImageGrids(pl.Callback):
         self.write(trainer, pl_module)
 
 
+def use_rank_zero_buffers(module: torch.nn.Module) -> None:
+    """Every process of the default process group takes rank 0's buffers of ``module``
+    (BatchNorm running statistics, spectral-norm vectors): the ones the checkpoints hold. DDP
+    broadcasts them before each step anyway (``forward_sync_buffers``), so training is
+    unaffected; without a process group, nothing happens."""
+    if dist.is_available() and dist.is_initialized():
+        for buffer in module.buffers():
+            dist.broadcast(buffer, src=0)
+
+
 class FidelityMetrics(pl.Callback):
     """A cheap FID / IS / RID during training, logged as ``val/fid``, ``val/is``, ``val/rid``
     (and ``val/kid``, ``val/rmse_pixel``, ``val/l2_image``) at the end of every
     ``every_n_validations``-th validation, so that ``ModelCheckpoint(monitor="val/fid")`` can
     keep the best checkpoints.
 
-    Computed once, on global rank zero, with :func:`~pagan_lightning.metrics.compute_metrics`
-    (its random draws are seeded and do not touch the training RNG, so exact resume holds),
-    then broadcast so every rank logs the same values.
+    Every process evaluates its share of the images and the rows are gathered
+    (:class:`~pagan_lightning.metrics.DistributedMetrics`), so the values equal
+    ``pagan-evaluate``'s on one process for the same checkpoint and settings. Under DDP each
+    process first takes rank 0's buffers (BatchNorm statistics, which the checkpoints hold;
+    DDP broadcasts them before the next step anyway). Nothing draws from the training's random
+    state, so exact resume holds.
 
     Args:
         metrics: :class:`~pagan_lightning.metrics.MetricsConfig` fields; keep the counts small
@@ -121,7 +135,7 @@ class FidelityMetrics(pl.Callback):
     NAMES = ("fid", "is", "kid", "rid", "rmse_pixel", "l2_image")
 
     def __init__(self, metrics: Mapping[str, Any], every_n_validations: int = 1) -> None:
-        self.metrics = metrics_config(metrics)  # bad settings fail before training starts
+        self.evaluate = DistributedMetrics(metrics)  # bad settings fail before training starts
         self.every_n_validations = every_n_validations
         self._validations = 0
 
@@ -131,10 +145,8 @@ class FidelityMetrics(pl.Callback):
         self._validations += 1
         if self._validations % self.every_n_validations:
             return
-        results = {}
-        if trainer.is_global_zero:
-            computed = compute_metrics(pl_module, trainer.datamodule, self.metrics)
-            results = {k: float(computed[k]) for k in self.NAMES if k in computed}
-        results = trainer.strategy.broadcast(results, src=0)
-        for name, value in results.items():
-            pl_module.log(f"val/{name}", value, prog_bar=name in ("fid", "rid"))
+        use_rank_zero_buffers(pl_module)
+        results = self.evaluate(pl_module, trainer.datamodule)
+        for name in self.NAMES:
+            if name in results:
+                pl_module.log(f"val/{name}", float(results[name]), prog_bar=name in ("fid", "rid"))

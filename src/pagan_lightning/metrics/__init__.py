@@ -1,7 +1,8 @@
 """Evaluation metrics of the paper: IS and FID (Table 1, plus KID) via torch-fidelity, RID
 (eq. 18) and pixel RMSE (Table 2), in Inception's or the dataset classifier's feature space.
 
-Entry point: :func:`compute_metrics` (model + datamodule + :class:`MetricsConfig` -> flat dict).
+Entry point: :func:`compute_metrics` (model + datamodule + :class:`MetricsConfig` -> flat dict);
+:class:`DistributedMetrics` computes the same with the work shared by the processes of a DDP run.
 Importing this package registers the ``pagan-classifier`` feature extractor with torch-fidelity.
 """
 
@@ -9,6 +10,7 @@ from pagan_lightning.metrics.classifier import Classifier, load_classifier, save
 from pagan_lightning.metrics.compute import InferenceModel, compute_metrics
 from pagan_lightning.metrics.config import FEATURES, MetricsConfig, metrics_config
 from pagan_lightning.metrics.distances import l2_image, rmse_pixel, squared_distances
+from pagan_lightning.metrics.distributed import DistributedMetrics
 from pagan_lightning.metrics.features import Features, inception_weights, resolve_features
 from pagan_lightning.metrics.images import GeneratorSamples, UInt8Images, to_uint8, to_unit
 from pagan_lightning.metrics.rid import kl_divergence, rid
@@ -16,6 +18,7 @@ from pagan_lightning.metrics.rid import kl_divergence, rid
 __all__ = [
     "FEATURES",
     "Classifier",
+    "DistributedMetrics",
     "Features",
     "GeneratorSamples",
     "InferenceModel",

@@ -13,6 +13,10 @@ from torch_fidelity import (
     KEY_METRIC_KID_STD,
     calculate_metrics,
 )
+from torch_fidelity.metric_fid import fid_features_to_statistics, fid_statistics_to_metric
+from torch_fidelity.metric_isc import isc_features_to_metric
+from torch_fidelity.metric_kid import kid_features_to_metric
+from torch_fidelity.registry import FEATURE_EXTRACTORS_REGISTRY
 
 from pagan_lightning.metrics.config import MetricsConfig
 from pagan_lightning.metrics.features import Features
@@ -61,15 +65,58 @@ def generation_metrics(
         verbose=cfg.verbose,
         **features.fidelity_kwargs(),
     )
-    results: dict[str, float | int] = {
+    return named_results(out, cfg.kid, kid_subset_size) | {
+        "num_samples": cfg.num_samples,
+        "num_real": len(real),
+    }
+
+
+def named_results(out: dict[str, float], kid: bool, kid_subset_size: int) -> dict[str, float]:
+    """torch-fidelity's result keys -> ``is``, ``is_std``, ``fid`` (``kid``, ``kid_std``,
+    ``kid_subset_size``)."""
+    results = {
         "is": out[KEY_METRIC_ISC_MEAN],
         "is_std": out[KEY_METRIC_ISC_STD],
         "fid": out[KEY_METRIC_FID],
     }
-    if cfg.kid:
+    if kid:
         results |= {
             "kid": out[KEY_METRIC_KID_MEAN],
             "kid_std": out[KEY_METRIC_KID_STD],
             "kid_subset_size": kid_subset_size,
         }
-    return results | {"num_samples": cfg.num_samples, "num_real": len(real)}
+    return results
+
+
+def feature_layers(features: Features) -> tuple[str, str]:
+    """The extractor's layers that ``calculate_metrics`` uses by default: IS's (logits) and
+    FID's, which KID shares."""
+    extractor = FEATURE_EXTRACTORS_REGISTRY[features.extractor]
+    return (
+        extractor.get_default_feature_layer_for_metric("isc"),
+        extractor.get_default_feature_layer_for_metric("fid"),
+    )
+
+
+def generation_scores(
+    logits: torch.Tensor, generated: torch.Tensor, real: torch.Tensor, cfg: MetricsConfig
+) -> dict[str, float]:
+    """IS, FID (and KID) from features already extracted, by torch-fidelity's own formulas
+    with the arguments :func:`generation_metrics` gives them: the same numbers for the same
+    features. ``logits``: the IS layer of the generated images; ``generated``, ``real``: the
+    FID layer of the generated and the training images (CPU tensors, one row per image)."""
+    out = isc_features_to_metric(logits, cfg.splits, shuffle=True, rng_seed=cfg.seed)
+    out |= fid_statistics_to_metric(
+        fid_features_to_statistics(generated), fid_features_to_statistics(real), verbose=False
+    )
+    kid_subset_size = min(cfg.kid_subset_size, len(generated), len(real))
+    if cfg.kid:
+        out |= kid_features_to_metric(
+            generated,
+            real,
+            kid_subsets=cfg.kid_subsets,
+            kid_subset_size=kid_subset_size,
+            rng_seed=cfg.seed,
+            verbose=False,
+        )
+    return named_results(out, cfg.kid, kid_subset_size)

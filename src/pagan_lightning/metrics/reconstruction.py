@@ -6,6 +6,7 @@ from typing import Protocol
 
 import torch
 from torch.utils.data import DataLoader, Dataset, Subset
+from torch_fidelity import FeatureExtractorBase
 
 from pagan_lightning.data.base import images_of
 from pagan_lightning.metrics.config import MetricsConfig
@@ -14,6 +15,8 @@ from pagan_lightning.metrics.features import Features
 from pagan_lightning.metrics.images import to_uint8
 from pagan_lightning.metrics.rid import kl_divergence, rid
 
+RID_LAYER = "logits_unbiased"  # p(y|.) of eq. (18), as for the Inception Score
+
 
 class Reconstructor(Protocol):
     """What the reconstruction metrics need of a model: PAGAN's inference API."""
@@ -21,6 +24,48 @@ class Reconstructor(Protocol):
     device: torch.device
 
     def reconstruct(self, x: torch.Tensor) -> torch.Tensor: ...
+
+
+def num_test_images(test_set: Dataset, cfg: MetricsConfig) -> int:
+    """The first ``cfg.num_test`` (``None``: all) images of ``test_set`` are evaluated."""
+    size = len(test_set)  # type: ignore[arg-type]
+    return size if cfg.num_test is None else min(cfg.num_test, size)
+
+
+def reconstruction_rows(
+    model: Reconstructor,
+    x: torch.Tensor,
+    extractor: FeatureExtractorBase,
+    channels: int | None,
+    augmenter: Callable[[torch.Tensor], torch.Tensor] | None = None,
+) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+    """Per-image KL(p(y|x) || p(y|y)) and ||x - y||^2 of one batch ``x`` (on ``model.device``)
+    for y = x_rec (key ``""``) and, with an ``augmenter``, y = a(x) (key ``"aug_"``);
+    ``extractor`` was created with the :data:`RID_LAYER` only."""
+    with torch.no_grad():
+        (logits_x,) = extractor(to_uint8(x, channels))
+        outputs = {"": model.reconstruct(x)}
+        if augmenter is not None:
+            outputs["aug_"] = augmenter(x)
+        rows = {}
+        for prefix, y in outputs.items():
+            (logits_y,) = extractor(to_uint8(y, channels))
+            rows[prefix] = (kl_divergence(logits_x, logits_y), squared_distances(x, y))
+    return rows
+
+
+def summarize_reconstruction(
+    prefix: str, kl: torch.Tensor, squared: torch.Tensor, pixels: int, splits: int
+) -> dict[str, float]:
+    """``<prefix>rid``, ``<prefix>rid_std``, ``<prefix>rmse_pixel``, ``<prefix>l2_image`` from
+    the rows of every test image in the test set's order (see :func:`reconstruction_rows`)."""
+    value, std = rid(kl, splits)
+    return {
+        f"{prefix}rid": value,
+        f"{prefix}rid_std": std,
+        f"{prefix}rmse_pixel": rmse_pixel(squared, pixels),
+        f"{prefix}l2_image": l2_image(squared),
+    }
 
 
 def reconstruction_metrics(
@@ -39,33 +84,20 @@ def reconstruction_metrics(
     ``rmse_pixel``, ``l2_image`` (see :mod:`~pagan_lightning.metrics.rid` and
     :mod:`~pagan_lightning.metrics.distances`), the same for x_aug prefixed ``aug_``.
     """
-    n = len(test_set) if cfg.num_test is None else min(cfg.num_test, len(test_set))  # type: ignore[arg-type]
+    n = num_test_images(test_set, cfg)
     loader = DataLoader(Subset(test_set, range(n)), batch_size=cfg.batch_size, shuffle=False)
-    extractor = features.create(["logits_unbiased"], model.device)
-    prefixes = ("", "aug_") if augmenter is not None else ("",)
-    kl: dict[str, list[torch.Tensor]] = {prefix: [] for prefix in prefixes}
-    squared: dict[str, list[torch.Tensor]] = {prefix: [] for prefix in prefixes}
+    extractor = features.create([RID_LAYER], model.device)
+    rows: dict[str, list[tuple[torch.Tensor, torch.Tensor]]] = {}
     pixels = 0
     for batch in loader:
         x = images_of(batch).to(model.device)
         pixels = x[0].numel()
-        with torch.no_grad():
-            (logits_x,) = extractor(to_uint8(x, features.channels))
-            outputs = {"": model.reconstruct(x)}
-            if augmenter is not None:
-                outputs["aug_"] = augmenter(x)
-            for prefix, y in outputs.items():
-                (logits_y,) = extractor(to_uint8(y, features.channels))
-                kl[prefix].append(kl_divergence(logits_x, logits_y).cpu())
-                squared[prefix].append(squared_distances(x, y).cpu())
+        for prefix, row in reconstruction_rows(
+            model, x, extractor, features.channels, augmenter
+        ).items():
+            rows.setdefault(prefix, []).append(row)
     results: dict[str, float | int] = {"num_test": n}
-    for prefix in kl:
-        value, std = rid(torch.cat(kl[prefix]), cfg.splits)
-        distances = torch.cat(squared[prefix])
-        results |= {
-            f"{prefix}rid": value,
-            f"{prefix}rid_std": std,
-            f"{prefix}rmse_pixel": rmse_pixel(distances, pixels),
-            f"{prefix}l2_image": l2_image(distances),
-        }
+    for prefix, batches in rows.items():
+        kl, squared = (torch.cat(parts).cpu() for parts in zip(*batches, strict=True))
+        results |= summarize_reconstruction(prefix, kl, squared, pixels, cfg.splits)
     return results
