@@ -14,6 +14,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from lightning_fabric.strategies.launchers.subprocess_script import _hydra_subprocess_cmd
 from omegaconf import open_dict
+from pytorch_lightning.callbacks import ModelCheckpoint
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 from torch.utils.data import DataLoader, TensorDataset
@@ -57,6 +58,26 @@ def test_uncounted_steps_and_batches_done(tmp_path: Path) -> None:
     trainer.fit(model, data)
     assert trainer.global_step == 5
     assert model.done == [1, 2, 3, 1, 2]
+
+
+@pytest.mark.parametrize(
+    ("callback", "last_step"),
+    [(ModelCheckpoint, 4), (compat.LastStepCheckpoint, 5)],  # Lightning's loses step 5
+)
+def test_last_checkpoint_holds_the_final_step(
+    callback: type[ModelCheckpoint], last_step: int, tmp_path: Path
+) -> None:
+    """5 steps saved every 2: Lightning's last.ckpt stops at step 4 (if this changes, the
+    subclass is no longer needed); LastStepCheckpoint's holds step 5."""
+    data = DataLoader(TensorDataset(torch.rand(12, 2)), batch_size=4)
+    checkpoints = callback(dirpath=tmp_path / "ckpt", every_n_train_steps=2, save_last=True)
+    trainer = quiet_trainer(
+        tmp_path, max_steps=5, enable_checkpointing=True, callbacks=[checkpoints]
+    )
+    trainer.fit(TwoOptimizers(), data)
+    assert torch.load(tmp_path / "ckpt" / "last.ckpt", weights_only=False)["global_step"] == (
+        last_step
+    )
 
 
 def test_resumable_csv_logger_keeps_the_earlier_rows(tmp_path: Path) -> None:

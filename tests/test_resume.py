@@ -158,3 +158,25 @@ def test_sigkill_under_ddp_then_resume_equals_uninterrupted(
     assert 0 < last_step(run_dir) < STEPS
     finish(command(data, run_dir, *DDP, "ckpt_path=last"))
     assert_same_run(run_dir, ddp_reference)
+
+
+def test_a_learning_rate_schedule_decays_to_zero_and_resumes_exactly(
+    data: Path, tmp_path: Path
+) -> None:
+    """``model/lr_schedule=linear``: both learning rates fall linearly to 0 at max_steps, one
+    step per generator update, and the schedulers' state is in the checkpoints, so a killed
+    run resumes exactly."""
+    schedule = "model/lr_schedule=linear"
+    reference_dir = tmp_path / "reference"
+    finish(command(data, reference_dir, schedule))
+    for step, factor in ((9, 1 - 9 / STEPS), (STEPS, 0.0)):
+        name = "last.ckpt" if step == STEPS else f"step_{step:06d}.ckpt"
+        saved = load_checkpoint(reference_dir / "checkpoints" / name)
+        assert saved["global_step"] == step
+        for state in saved["optimizer_states"]:  # G/E and D, from lr 2e-4
+            assert state["param_groups"][0]["lr"] == pytest.approx(2e-4 * factor, abs=1e-12)
+    run_dir = tmp_path / "run"
+    kill_when(command(data, run_dir, schedule), lambda: last_step(run_dir) >= 7)
+    assert 0 < last_step(run_dir) < STEPS
+    finish(command(data, run_dir, schedule, "ckpt_path=last"))
+    assert_same_run(run_dir, reference_dir)

@@ -50,6 +50,10 @@ BAD_CONFIGS = [
     (["+model.generator.width=3"], "unknown key model.generator.width for"),
     (["+data.shuffle=false"], "unknown key data.shuffle for"),
     (["+seeed=1"], "unknown top-level key(s) seeed"),
+    (
+        ["model/lr_schedule=linear", "trainer.max_steps=-1"],
+        "model.lr_schedule.total_iters=-1 must be positive",
+    ),
     (["model.objective._target_=no.such.Loss"], "model.objective._target_='no.such.Loss'"),
 ]
 

@@ -8,6 +8,8 @@ an upgrade that changes them fails there, by name, instead of somewhere in a tra
 - :func:`batches_done_in_epoch`: Lightning's ``fit_loop.epoch_loop.batch_progress``.
 - :class:`ResumableCSVLogger`: Lightning's ``_ExperimentWriter._check_log_dir_exists`` and
   ``CSVLogger._experiment`` / ``_fs``.
+- :class:`LastStepCheckpoint`: Lightning's ``ModelCheckpoint._last_global_step_saved``,
+  ``_save_last_checkpoint`` and ``_monitor_candidates``.
 - :func:`ddp_relaunches_this_job`: how Lightning's DDP launcher re-runs ``sys.argv`` under
   Hydra (``lightning_fabric.strategies.launchers.subprocess_script._hydra_subprocess_cmd``).
 - :data:`SpectralNormParametrization`: torch's ``parametrizations._SpectralNorm``.
@@ -28,6 +30,7 @@ import torch
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import read_write
+from pytorch_lightning.callbacks import ModelCheckpoint
 from pytorch_lightning.loggers import CSVLogger
 from pytorch_lightning.loggers.csv_logs import ExperimentWriter
 from pytorch_lightning.loggers.logger import rank_zero_experiment
@@ -91,6 +94,20 @@ class ResumableCSVLogger(CSVLogger):
 
 # set by Lightning's DDP launcher in the launching process
 DDP_ENVIRON = ("MASTER_ADDR", "MASTER_PORT", "NODE_RANK", "LOCAL_RANK", "WORLD_SIZE")
+
+
+class LastStepCheckpoint(ModelCheckpoint):
+    """Lightning's ``ModelCheckpoint`` whose ``last.ckpt`` also holds the final step.
+
+    Lightning writes ``last.ckpt`` at the end of training only if no ``last.ckpt`` was written
+    before, so with ``every_n_train_steps`` the steps after the last multiple were lost
+    (``max_steps=4500`` saved every 1,000: the final 500). This writes it once more when
+    training ends after the latest save."""
+
+    def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        super().on_train_end(trainer, pl_module)
+        if self.save_last and self._last_global_step_saved != trainer.global_step:
+            self._save_last_checkpoint(trainer, self._monitor_candidates(trainer))
 
 
 @contextmanager

@@ -49,6 +49,10 @@ class PAGAN(ExactResume, LatentVariableModel, pl.LightningModule):
             (mappings with ``_target_``) of the parts.
         optimizer_g: partial optimizer spec for the generator and encoder parameters.
         optimizer_d: partial optimizer spec for the three discriminators.
+        lr_schedule: optional partial spec of a learning-rate scheduler, one per optimizer,
+            stepped once per generator/encoder update (``conf/model/lr_schedule/linear.yaml``:
+            linear decay to 0 at ``trainer.max_steps``); ``None``: constant learning rates,
+            as in the paper.
         n_dis: discriminator updates per generator/encoder update.
         reconstruction: optional spec of a pixel reconstruction term ``(x, x_rec) -> loss``
             added to L_g and L_e (PAGAN-L1, with ``disc_pair=None``).
@@ -93,6 +97,7 @@ class PAGAN(ExactResume, LatentVariableModel, pl.LightningModule):
         objective: Mapping,
         optimizer_g: Mapping,
         optimizer_d: Mapping,
+        lr_schedule: Mapping | None = None,
         n_dis: int = 1,
         reconstruction: Mapping | None = None,
         gradient_penalty: Mapping | None = None,
@@ -142,10 +147,15 @@ class PAGAN(ExactResume, LatentVariableModel, pl.LightningModule):
             games["pair"] = self.disc_pair
         return games
 
-    def configure_optimizers(self) -> list[torch.optim.Optimizer]:
+    def configure_optimizers(self) -> Any:
+        """``[opt_g, opt_d]``, and with ``lr_schedule`` also a scheduler of each."""
         make_g: Callable = instantiate(self.hparams.optimizer_g)
         make_d: Callable = instantiate(self.hparams.optimizer_d)
-        return [make_g(self.generator_parameters()), make_d(self.discriminator_parameters())]
+        optimizers = [make_g(self.generator_parameters()), make_d(self.discriminator_parameters())]
+        if self.hparams.lr_schedule is None:
+            return optimizers
+        schedule: Callable = instantiate(self.hparams.lr_schedule)
+        return optimizers, [schedule(optimizer) for optimizer in optimizers]
 
     def configure_model(self) -> None:
         """Apply ``channels_last`` and ``compile`` once; Lightning calls this hook before the
@@ -201,6 +211,9 @@ class PAGAN(ExactResume, LatentVariableModel, pl.LightningModule):
             # they are, but the step counts, so max_steps still ends the run
             opt_g.step()
             self.untoggle_optimizer(opt_g)
+            if self.hparams.lr_schedule is not None:
+                for scheduler in self.lr_schedulers():
+                    scheduler.step()
 
         # not prog_bar=True, which copies each value to the host after every batch: loggers
         # read them every log_every_n_steps, callbacks.LossProgressBar when it refreshes

@@ -34,6 +34,7 @@ POSITIVE = {
     "n_dis",
     "hidden",
     "check_finite_every",
+    "total_iters",
 }
 TOP_LEVEL = {
     "task_name",
