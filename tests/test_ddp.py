@@ -24,7 +24,6 @@ from omegaconf import OmegaConf
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-import pagan_lightning
 from pagan_lightning.checkpoint import load_checkpoint
 from pagan_lightning.configs import instantiate_model
 from pagan_lightning.metrics import Classifier, save_classifier
@@ -33,6 +32,7 @@ from tests.helpers.configs import (
     TINY,
     compose_train,
     console_script,
+    importing_tests,
     offline,
     quiet_trainer,
     run_cli,
@@ -228,11 +228,7 @@ SHORT = ["trainer.max_steps=1", "trainer.limit_val_batches=0", "callbacks.progre
 
 
 def pagan_train_ddp(args: list[str], cwd: Path, short: list[str] = SHORT, devices: int = 2) -> None:
-    """``pagan-train trainer=ddp`` on ``devices`` CPU processes, run from ``cwd`` with the
-    package under test first on the path (a relative PYTHONPATH would not survive the change
-    of folder)."""
-    package_root = str(Path(pagan_lightning.__file__).parents[1])
-    path = os.pathsep.join([package_root, os.environ.get("PYTHONPATH", "")])
+    """``pagan-train trainer=ddp`` on ``devices`` CPU processes, run from ``cwd``."""
     ddp = ["trainer=ddp", "trainer.accelerator=cpu", f"trainer.devices={devices}"]
     out = subprocess.run(
         [console_script("pagan-train"), *args, *ddp, *TINY, *short],
@@ -240,7 +236,7 @@ def pagan_train_ddp(args: list[str], cwd: Path, short: list[str] = SHORT, device
         text=True,
         timeout=300,
         cwd=cwd,
-        env=os.environ | {"PYTHONPATH": path},
+        env=importing_tests(),
     )
     assert out.returncode == 0, f"{out.stdout[-3000:]}\n{out.stderr[-3000:]}"
 

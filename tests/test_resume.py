@@ -126,7 +126,7 @@ def test_sigkill_while_writing_last_ckpt_keeps_the_previous_one(
 ) -> None:
     run_dir, marker = tmp_path / "run", tmp_path / "stalled"
     stalling = (
-        "trainer.plugins=[{_target_:tests.helpers.stalling_io.StallingCheckpointIO,"
+        "trainer.plugins=[{_target_:tests.helpers.faults.StallingCheckpointIO,"
         f"stall_step:9,stall_name:last.ckpt,marker:'{marker}'}}]"
     )
     kill_when(command(data, run_dir, stalling), marker.exists)

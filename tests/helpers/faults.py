@@ -1,7 +1,9 @@
-"""Faults injected into a run: networks that start returning NaN, a disk that fills up."""
+"""Faults injected into a run: networks that start returning NaN, a disk that fills up, a save
+that stalls half-way (for a SIGKILL during the write)."""
 
 import errno
 import io
+import time
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -59,3 +61,26 @@ class FullDiskCheckpointIO(AtomicCheckpointIO):
             return super().write(checkpoint, tmp)
         with open(tmp, "wb") as file:
             torch.save(checkpoint, _FillingFile(file, self.room))
+
+
+class StallingCheckpointIO(AtomicCheckpointIO):
+    """Writes half of the ``stall_name`` checkpoint at ``stall_step``, touches ``marker`` and
+    sleeps, so that the test can SIGKILL the process in the middle of that save."""
+
+    def __init__(self, stall_step: int, stall_name: str, marker: str) -> None:
+        super().__init__()
+        self.stall_step, self.stall_name, self.marker = stall_step, stall_name, Path(marker)
+
+    def save_checkpoint(self, checkpoint: dict[str, Any], path: Any, storage_options=None) -> None:
+        self._stall = checkpoint["global_step"] == self.stall_step and (
+            Path(path).name == self.stall_name
+        )
+        super().save_checkpoint(checkpoint, path, storage_options)
+
+    def write(self, checkpoint: dict[str, Any], tmp: Path) -> None:
+        super().write(checkpoint, tmp)
+        if self._stall:
+            with open(tmp, "r+b") as f:
+                f.truncate(tmp.stat().st_size // 2)
+            self.marker.touch()
+            time.sleep(600)
