@@ -320,7 +320,6 @@ def test_fidelity_metrics_under_ddp_equal_pagan_evaluate_on_one_process(
         "kid_subsets": 10,
         "splits": 5,
         "batch_size": 8,
-        "cache_dir": tmp_path / "cache",
     }
     run = tmp_path / "run"
     fidelity = [f"callbacks.fidelity_metrics.metrics.{k}={v}" for k, v in metrics.items()]
@@ -341,6 +340,7 @@ def test_fidelity_metrics_under_ddp_equal_pagan_evaluate_on_one_process(
             f"ckpt_path={run / 'checkpoints' / 'last.ckpt'}",
             "metrics.features=classifier",
             *[f"metrics.{k}={v}" for k, v in metrics.items()],
+            f"metrics.cache_dir={tmp_path / 'cache'}",
             "figures.n_samples=4",
             "figures.n_reconstructions=2",
             "figures.n_interpolations=1",

@@ -139,7 +139,6 @@ def test_fidelity_callback_logs_metrics_keeps_the_best_and_leaves_training_alone
         "callbacks.fidelity_metrics.metrics.num_samples=20",
         "callbacks.fidelity_metrics.metrics.num_real=20",
         "callbacks.fidelity_metrics.metrics.num_test=20",
-        f"callbacks.fidelity_metrics.metrics.cache_dir={tmp_path / 'cache'}",
     ]
     for name, extra in (("plain", []), ("fidelity", fidelity)):
         run_cli([console_script("pagan-train"), *base, *extra, f"hydra.run.dir={tmp_path / name}"])

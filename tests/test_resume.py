@@ -178,5 +178,16 @@ def test_a_learning_rate_schedule_decays_to_zero_and_resumes_exactly(
     run_dir = tmp_path / "run"
     kill_when(command(data, run_dir, schedule), lambda: last_step(run_dir) >= 7)
     assert 0 < last_step(run_dir) < STEPS
+    for other, message in (  # resumes whose rates would silently differ are refused
+        ([], "trained with a learning-rate schedule, this run is configured without one"),
+        ([schedule, "trainer.max_steps=30"], "ends at step 20, this run's at 30"),
+    ):
+        out = subprocess.run(
+            [*command(data, run_dir, "ckpt_path=last"), *other],
+            capture_output=True,
+            text=True,
+            env=importing_tests(),
+        )
+        assert out.returncode == 1 and message in out.stderr.strip().splitlines()[-1]
     finish(command(data, run_dir, schedule, "ckpt_path=last"))
     assert_same_run(run_dir, reference_dir)

@@ -103,14 +103,15 @@ class ImageGrids(pl.Callback):
         self.write(trainer, pl_module)
 
 
-def use_rank_zero_buffers(module: torch.nn.Module) -> None:
-    """Every process of the default process group takes rank 0's buffers of ``module``
+def use_rank_zero_buffers(*modules: torch.nn.Module) -> None:
+    """Every process of the default process group takes rank 0's buffers of ``modules``
     (BatchNorm running statistics, spectral-norm vectors): the ones the checkpoints hold. DDP
-    broadcasts them before each step anyway (``forward_sync_buffers``), so training is
-    unaffected; without a process group, nothing happens."""
+    broadcasts them before each step anyway (``forward_sync_buffers: true``); without a process
+    group, nothing happens."""
     if dist.is_available() and dist.is_initialized():
-        for buffer in module.buffers():
-            dist.broadcast(buffer, src=0)
+        for module in modules:
+            for buffer in module.buffers():
+                dist.broadcast(buffer, src=0)
 
 
 class FidelityMetrics(pl.Callback):
@@ -122,9 +123,10 @@ class FidelityMetrics(pl.Callback):
     Every process evaluates its share of the images and the rows are gathered
     (:class:`~pagan_lightning.metrics.DistributedMetrics`), so the values equal
     ``pagan-evaluate``'s on one process for the same checkpoint and settings. Under DDP each
-    process first takes rank 0's buffers (BatchNorm statistics, which the checkpoints hold;
-    DDP broadcasts them before the next step anyway). Nothing draws from the training's random
-    state, so exact resume holds.
+    process first takes rank 0's generator and encoder buffers (BatchNorm statistics, which
+    the checkpoints hold). The feature extractor's weights are checked when fitting starts.
+    Nothing draws from the training's random state, and the count of validations is saved in
+    the checkpoints, so exact resume holds.
 
     Args:
         metrics: :class:`~pagan_lightning.metrics.MetricsConfig` fields; keep the counts small
@@ -139,13 +141,24 @@ class FidelityMetrics(pl.Callback):
         self.every_n_validations = every_n_validations
         self._validations = 0
 
+    def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
+        if stage == "fit":  # a missing weights file stops the run now, not at a validation
+            self.evaluate.check_counts(trainer.world_size)
+            self.evaluate.prepare(trainer.datamodule.name)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"validations": self._validations}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self._validations = state_dict["validations"]
+
     def on_validation_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if trainer.sanity_checking:
             return
         self._validations += 1
         if self._validations % self.every_n_validations:
             return
-        use_rank_zero_buffers(pl_module)
+        use_rank_zero_buffers(pl_module.generator, pl_module.encoder)
         results = self.evaluate(pl_module, trainer.datamodule)
         for name in self.NAMES:
             if name in results:

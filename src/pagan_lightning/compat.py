@@ -101,12 +101,13 @@ class LastStepCheckpoint(ModelCheckpoint):
 
     Lightning writes ``last.ckpt`` at the end of training only if no ``last.ckpt`` was written
     before, so with ``every_n_train_steps`` the steps after the last multiple were lost
-    (``max_steps=4500`` saved every 1,000: the final 500). This writes it once more when
-    training ends after the latest save."""
+    (``max_steps=4500`` saved every 1,000: the final 500). With ``save_last=True`` this writes
+    it once more when training ends after the latest save (``save_last="link"`` would link
+    ``last.ckpt`` to the older file instead, so it is left as Lightning's)."""
 
     def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         super().on_train_end(trainer, pl_module)
-        if self.save_last and self._last_global_step_saved != trainer.global_step:
+        if self.save_last is True and self._last_global_step_saved != trainer.global_step:
             self._save_last_checkpoint(trainer, self._monitor_candidates(trainer))
 
 

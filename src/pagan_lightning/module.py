@@ -19,7 +19,7 @@ from pagan_lightning import algorithm
 from pagan_lightning.checkpoint import ExactResume
 from pagan_lightning.compat import uncount_optimizer_steps
 from pagan_lightning.data.base import images_of
-from pagan_lightning.errors import NonFiniteLossError
+from pagan_lightning.errors import ConfigError, NonFiniteLossError
 from pagan_lightning.inference import LatentVariableModel
 from pagan_lightning.nets.encoder import Encoder
 from pagan_lightning.nets.pair import pair_match
@@ -147,11 +147,15 @@ class PAGAN(ExactResume, LatentVariableModel, pl.LightningModule):
             games["pair"] = self.disc_pair
         return games
 
-    def configure_optimizers(self) -> Any:
-        """``[opt_g, opt_d]``, and with ``lr_schedule`` also a scheduler of each."""
+    def make_optimizers(self) -> list[torch.optim.Optimizer]:
+        """``[opt_g, opt_d]``: the generator/encoder's and the discriminators' optimizers."""
         make_g: Callable = instantiate(self.hparams.optimizer_g)
         make_d: Callable = instantiate(self.hparams.optimizer_d)
-        optimizers = [make_g(self.generator_parameters()), make_d(self.discriminator_parameters())]
+        return [make_g(self.generator_parameters()), make_d(self.discriminator_parameters())]
+
+    def configure_optimizers(self) -> Any:
+        """:meth:`make_optimizers`, and with ``lr_schedule`` also a scheduler of each."""
+        optimizers = self.make_optimizers()
         if self.hparams.lr_schedule is None:
             return optimizers
         schedule: Callable = instantiate(self.hparams.lr_schedule)
@@ -276,6 +280,29 @@ class PAGAN(ExactResume, LatentVariableModel, pl.LightningModule):
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         self.check_finite()
         super().on_save_checkpoint(checkpoint)
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        """Refuse to resume under another learning-rate schedule than the checkpoint's: the
+        schedulers' state (``total_iters`` too) would come from the checkpoint, or be missing
+        from it, and the rates would silently differ from the configured ones."""
+        super().on_load_checkpoint(checkpoint)
+        if "optimizer_states" not in checkpoint:  # weights only: nothing to resume
+            return
+        saved = checkpoint.get("lr_schedulers") or []
+        configured = self.hparams.get("lr_schedule")
+        if bool(saved) != (configured is not None):
+            had, has = ("with" if x else "without" for x in (saved, configured is not None))
+            raise ConfigError(
+                f"the checkpoint was trained {had} a learning-rate schedule, this run is "
+                f"configured {has} one: resume with the checkpoint's model/lr_schedule"
+            )
+        total = configured.get("total_iters") if configured is not None else None
+        if saved and total is not None and saved[0].get("total_iters") != total:
+            raise ConfigError(
+                f"the checkpoint's learning-rate schedule ends at step "
+                f"{saved[0].get('total_iters')}, this run's at {total} (it follows "
+                f"trainer.max_steps): resume with the checkpoint's trainer.max_steps"
+            )
 
     def on_train_end(self) -> None:
         self.check_finite()

@@ -36,6 +36,7 @@ POSITIVE = {
     "check_finite_every",
     "total_iters",
 }
+HINTS = {"total_iters": " (model/lr_schedule=linear ends at trainer.max_steps: set it > 0)"}
 TOP_LEVEL = {
     "task_name",
     "seed",
@@ -108,7 +109,8 @@ def _check_positive(key: str, value: Any) -> None:
     values = value if isinstance(value, list) else [value]
     for v in values:
         if isinstance(v, int | float) and not isinstance(v, bool) and v <= 0:
-            raise ConfigError(f"{key}={value!r} must be positive")
+            hint = HINTS.get(key.rsplit(".", 1)[-1], "")
+            raise ConfigError(f"{key}={value!r} must be positive{hint}")
 
 
 def _signature(target: Any) -> tuple[dict[str, inspect.Parameter], dict[str, Any], bool]:

@@ -151,7 +151,7 @@ def time_plain(cfg: DictConfig, device: torch.device, batch_size: int, warmup: i
     """Plain loop: ``warmup`` then ``steps`` timed generator steps."""
     model = build_model(cfg, device)
     model.train()
-    opt_g, opt_d = model.configure_optimizers()
+    opt_g, opt_d = model.make_optimizers()  # a schedule (lr_schedule) does not change the speed
     n_dis = model.hparams.n_dis
     channels_last = model.hparams.channels_last
     reset_peak(device)

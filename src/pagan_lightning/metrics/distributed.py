@@ -1,25 +1,28 @@
 """The metrics of :func:`~pagan_lightning.metrics.compute_metrics` computed by every process of
 a distributed run (the ``fidelity`` callback under DDP), each on its share of the images.
 
-Each process generates, reconstructs and extracts features for a contiguous share of the images
-(:func:`shard`). torchmetrics' distributed metric states (``cat`` states, synced over the
-default process group at ``compute``) gather the per-image rows in rank order, so every process
-ends with every row in the order one process would have. torch-fidelity's own formulas then give
-IS / FID / KID (:func:`~pagan_lightning.metrics.fidelity.generation_scores`), and eq. (18) gives
-RID: one process or N give ``pagan-evaluate``'s numbers for the same weights and settings.
+Each process generates, reconstructs and extracts features for a contiguous share of the
+images, in whole batches of the one-process batch grid (:func:`shard`). torchmetrics'
+distributed metric states (``cat`` states, synced over the default process group at
+``compute``) gather the per-image rows in rank order, so every process ends with every row in
+the order one process would have. torch-fidelity's own formulas then give IS / FID / KID
+(:func:`~pagan_lightning.metrics.fidelity.generation_scores`), and eq. (18) gives RID: one
+process or N give ``pagan-evaluate``'s numbers for the same weights and settings.
 
 torchmetrics' own FID / KID / IS classes are not used: their IS splits and KID subsets are drawn
 from the global torch RNG (the training's random state) and their formulas differ in detail
 from torch-fidelity's, so their numbers would not be ``pagan-evaluate``'s.
 """
 
-from collections.abc import Mapping
+import contextlib
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import numpy as np
 import torch
 import torch.distributed as dist
 from torch.utils.data import DataLoader, Dataset, Subset
+from torch_fidelity import FeatureExtractorBase
 from torch_fidelity.registry import NOISE_SOURCE_REGISTRY
 from torchmetrics import Metric
 from torchmetrics.utilities import dim_zero_cat
@@ -64,10 +67,14 @@ def process_group() -> tuple[int, int]:
     return 0, 1
 
 
-def shard(n: int, rank: int, world: int) -> range:
-    """The contiguous share of ``rank`` among ``n`` items: the ranks in order cover 0 .. n - 1
-    once, and their sizes differ by at most one."""
-    return range(rank * n // world, (rank + 1) * n // world)
+def shard(n: int, rank: int, world: int, batch_size: int = 1) -> range:
+    """The share of ``rank`` among ``n`` items cut into batches of ``batch_size`` (the last
+    one shorter): whole batches, contiguous, the ranks in order cover 0 .. n - 1 once, and
+    their numbers of batches differ by at most one. Every batch is then the one a single
+    process would form, so the features are computed on the same batches."""
+    batches = -(-n // batch_size)
+    first, stop = rank * batches // world, (rank + 1) * batches // world
+    return range(first * batch_size, min(stop * batch_size, n))
 
 
 def prior_codes(n: int, latent_dim: int, seed: int) -> torch.Tensor:
@@ -83,8 +90,12 @@ class DistributedMetrics:
     computes them (without the AUG row), with the work shared by the processes of the default
     process group. Every process must call it (it synchronises) and gets the same results.
 
-    The FID / KID features of the ``cfg.num_real`` training images are extracted at the first
-    call and kept. The caller's random state is left as it was.
+    Each process takes whole batches of the batch grid that ``compute_metrics`` uses
+    (:func:`shard`), so each image is processed in the same batch as there (single images
+    when there are fewer batches than processes). The feature space is
+    resolved once (:meth:`prepare`), its extractors built once per device, and the FID / KID
+    features of the ``cfg.num_real`` training images extracted at the first call and kept.
+    The caller's random state is left as it was.
 
     Args:
         cfg: a :class:`~pagan_lightning.metrics.MetricsConfig` or a mapping of its fields.
@@ -92,7 +103,23 @@ class DistributedMetrics:
 
     def __init__(self, cfg: MetricsConfig | Mapping[str, Any]) -> None:
         self.cfg = metrics_config(cfg)
-        self._real: torch.Tensor | None = None
+        self.features: Features | None = None
+        self._extractors: dict[tuple[str, ...], FeatureExtractorBase] = {}
+        self._real: dict[str, torch.Tensor] | None = None
+
+    def prepare(self, dataset: str) -> Features:
+        """Resolve the feature space for the dataset named ``dataset`` (its weights must be at
+        hand: :class:`~pagan_lightning.errors.MissingWeightsError` otherwise); once."""
+        if self.features is None:
+            self.features = resolve_features(self.cfg, dataset)
+        return self.features
+
+    def _extractor(self, layers: list[str], device: torch.device) -> FeatureExtractorBase:
+        key = (str(device), *layers)
+        if key not in self._extractors:
+            assert self.features is not None
+            self._extractors[key] = self.features.create(layers, device)
+        return self._extractors[key]
 
     def __call__(
         self, model: InferenceModel, datamodule: ImageDataModule
@@ -103,50 +130,72 @@ class DistributedMetrics:
         ``num_test`` unless ``cfg.num_test == 0``."""
         cfg = self.cfg
         datamodule.setup("test")
-        features = resolve_features(cfg, datamodule.name)
+        features = self.prepare(datamodule.name)
         device = torch.device(model.device)
+        on_cuda = device.type == "cuda"
         results: dict[str, float | int] = {}
         # a DataLoader draws its base seed from the global generator: keep the caller's state
-        with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        with (
+            torch.random.fork_rng(devices=[device] if on_cuda else []),
+            torch.cuda.device(device) if on_cuda else contextlib.nullcontext(),
+        ):
             if cfg.num_samples > 0:
                 results |= self._generation(model, datamodule.train_set, features, device)
             if cfg.num_test != 0:
                 results |= self._reconstruction(model, datamodule.test_set, features, device)
         return results
 
-    @staticmethod
-    def _share(n: int, what: str) -> range:
+    def _share(self, n: int, what: str) -> range:
+        """This process's share of ``n`` images: whole batches when there are at least as many
+        batches as processes, else single images (then equal up to float rounding only)."""
         rank, world = process_group()
         if n < world:
             raise ConfigError(f"{what}: {n} images for {world} processes; give at least {world}")
-        return shard(n, rank, world)
+        batch_size = self.cfg.batch_size if -(-n // self.cfg.batch_size) >= world else 1
+        return shard(n, rank, world, batch_size)
+
+    def check_counts(self, world: int) -> None:
+        """Refuse image counts smaller than the number of processes ``world``, before any
+        work (the counts that depend on the dataset's size are checked when used)."""
+        for what in ("num_samples", "num_real", "num_test"):
+            n = getattr(self.cfg, what)
+            if n is not None and 0 < n < world:
+                raise ConfigError(
+                    f"metrics.{what}: {n} images for {world} processes; give at least {world}"
+                )
+
+    def _gathered(
+        self, batches: Iterable[torch.Tensor], layers: list[str], device: torch.device
+    ) -> dict[str, torch.Tensor]:
+        """Features by layer of uint8 image ``batches`` (this process's share), with the rows
+        of every process gathered in rank order, on the CPU."""
+        extractor = self._extractor(layers, device)
+        rows = {layer: GatheredRows().to(device) for layer in layers}
+        for images in batches:
+            with torch.no_grad():
+                for layer, values in zip(layers, extractor(images.to(device)), strict=True):
+                    rows[layer].update(values)
+        return {layer: gathered.compute().cpu() for layer, gathered in rows.items()}
 
     def _generation(
         self, model: InferenceModel, train_set: Dataset, features: Features, device: torch.device
     ) -> dict[str, float | int]:
         cfg = self.cfg
-        logits_layer, fid_layer = feature_layers(features)
-        extractor = features.create([logits_layer, fid_layer], device)
+        layers = feature_layers(features)
         if self._real is None:
             real = UInt8Images(train_set, cfg.num_real, features.channels)
-            real_rows = GatheredRows().to(device)
             share = Subset(real, self._share(len(real), "metrics.num_real"))
-            for images in DataLoader(share, batch_size=cfg.batch_size):
-                with torch.no_grad():
-                    real_rows.update(extractor(images.to(device))[1])
-            self._real = real_rows.compute().cpu()
+            real_layers = sorted({layers["fid"], layers["kid"]})
+            loader = DataLoader(share, batch_size=cfg.batch_size)
+            self._real = self._gathered(loader, real_layers, device)
         share = self._share(cfg.num_samples, "metrics.num_samples")
         codes = prior_codes(cfg.num_samples, model.latent_dim, cfg.seed)[share.start : share.stop]
         generate = GeneratorSamples(model, features.channels)
-        logits, generated = GatheredRows().to(device), GatheredRows().to(device)
-        for z in codes.split(cfg.batch_size):
-            with torch.no_grad():
-                rows = extractor(generate(z.to(device)))
-            logits.update(rows[0])
-            generated.update(rows[1])
-        rows = logits.compute().cpu(), generated.compute().cpu()
-        scores = generation_scores(*rows, self._real, cfg)
-        return scores | {"num_samples": cfg.num_samples, "num_real": len(self._real)}
+        images = (generate(z.to(device)) for z in codes.split(cfg.batch_size))
+        generated = self._gathered(images, sorted(set(layers.values())), device)
+        scores = generation_scores(generated, self._real, layers, cfg)
+        num_real = len(self._real[layers["fid"]])
+        return scores | {"num_samples": cfg.num_samples, "num_real": num_real}
 
     def _reconstruction(
         self, model: InferenceModel, test_set: Dataset, features: Features, device: torch.device
@@ -154,7 +203,7 @@ class DistributedMetrics:
         cfg = self.cfg
         n = num_test_images(test_set, cfg)
         share = Subset(test_set, self._share(n, "metrics.num_test"))
-        extractor = features.create([RID_LAYER], device)
+        extractor = self._extractor([RID_LAYER], device)
         kl, squared = GatheredRows().to(device), GatheredRows().to(device)
         pixels = 0
         for batch in DataLoader(share, batch_size=cfg.batch_size):

@@ -45,7 +45,7 @@ def generation_metrics(
     for cached in sorted(Path(cfg.cache_dir).glob(f"{cache_name}*.pt")):  # torch-fidelity
         check_no_code(cached, "the cached statistics", numpy=True)  # unpickles them in full
     real = UInt8Images(train_set, cfg.num_real, features.channels)
-    kid_subset_size = min(cfg.kid_subset_size, cfg.num_samples, len(real))
+    subset_size = kid_subset_size(cfg, cfg.num_samples, len(real))
     out = calculate_metrics(
         input1=GeneratorSamples(model, features.channels),
         input1_model_num_samples=cfg.num_samples,
@@ -56,7 +56,7 @@ def generation_metrics(
         kid=cfg.kid,
         isc_splits=cfg.splits,
         kid_subsets=cfg.kid_subsets,
-        kid_subset_size=kid_subset_size,
+        kid_subset_size=subset_size,
         batch_size=cfg.batch_size,
         cuda=device.type == "cuda",
         cache_root=cfg.cache_dir,
@@ -65,13 +65,18 @@ def generation_metrics(
         verbose=cfg.verbose,
         **features.fidelity_kwargs(),
     )
-    return named_results(out, cfg.kid, kid_subset_size) | {
+    return named_results(out, cfg.kid, subset_size) | {
         "num_samples": cfg.num_samples,
         "num_real": len(real),
     }
 
 
-def named_results(out: dict[str, float], kid: bool, kid_subset_size: int) -> dict[str, float]:
+def kid_subset_size(cfg: MetricsConfig, n_generated: int, n_real: int) -> int:
+    """KID's subset size: ``cfg.kid_subset_size``, capped at both sample counts."""
+    return min(cfg.kid_subset_size, n_generated, n_real)
+
+
+def named_results(out: dict[str, float], kid: bool, subset_size: int) -> dict[str, float]:
     """torch-fidelity's result keys -> ``is``, ``is_std``, ``fid`` (``kid``, ``kid_std``,
     ``kid_subset_size``)."""
     results = {
@@ -83,40 +88,45 @@ def named_results(out: dict[str, float], kid: bool, kid_subset_size: int) -> dic
         results |= {
             "kid": out[KEY_METRIC_KID_MEAN],
             "kid_std": out[KEY_METRIC_KID_STD],
-            "kid_subset_size": kid_subset_size,
+            "kid_subset_size": subset_size,
         }
     return results
 
 
-def feature_layers(features: Features) -> tuple[str, str]:
-    """The extractor's layers that ``calculate_metrics`` uses by default: IS's (logits) and
-    FID's, which KID shares."""
+def feature_layers(features: Features) -> dict[str, str]:
+    """The extractor's layer of each metric (``isc``, ``fid``, ``kid``): the defaults that
+    ``calculate_metrics`` uses."""
     extractor = FEATURE_EXTRACTORS_REGISTRY[features.extractor]
-    return (
-        extractor.get_default_feature_layer_for_metric("isc"),
-        extractor.get_default_feature_layer_for_metric("fid"),
-    )
+    return {m: extractor.get_default_feature_layer_for_metric(m) for m in ("isc", "fid", "kid")}
 
 
 def generation_scores(
-    logits: torch.Tensor, generated: torch.Tensor, real: torch.Tensor, cfg: MetricsConfig
+    generated: dict[str, torch.Tensor],
+    real: dict[str, torch.Tensor],
+    layers: dict[str, str],
+    cfg: MetricsConfig,
 ) -> dict[str, float]:
     """IS, FID (and KID) from features already extracted, by torch-fidelity's own formulas
     with the arguments :func:`generation_metrics` gives them: the same numbers for the same
-    features. ``logits``: the IS layer of the generated images; ``generated``, ``real``: the
-    FID layer of the generated and the training images (CPU tensors, one row per image)."""
-    out = isc_features_to_metric(logits, cfg.splits, shuffle=True, rng_seed=cfg.seed)
-    out |= fid_statistics_to_metric(
-        fid_features_to_statistics(generated), fid_features_to_statistics(real), verbose=False
+    features. ``generated``, ``real``: CPU features by layer name, one row per image (the
+    generated images' IS, FID and KID layers, the training images' FID and KID layers);
+    ``layers``: the layer of each metric (:func:`feature_layers`)."""
+    out = isc_features_to_metric(
+        generated[layers["isc"]], cfg.splits, shuffle=True, rng_seed=cfg.seed
     )
-    kid_subset_size = min(cfg.kid_subset_size, len(generated), len(real))
+    out |= fid_statistics_to_metric(
+        fid_features_to_statistics(generated[layers["fid"]]),
+        fid_features_to_statistics(real[layers["fid"]]),
+        verbose=False,
+    )
+    subset_size = kid_subset_size(cfg, len(generated[layers["fid"]]), len(real[layers["fid"]]))
     if cfg.kid:
         out |= kid_features_to_metric(
-            generated,
-            real,
+            generated[layers["kid"]],
+            real[layers["kid"]],
             kid_subsets=cfg.kid_subsets,
-            kid_subset_size=kid_subset_size,
+            kid_subset_size=subset_size,
             rng_seed=cfg.seed,
             verbose=False,
         )
-    return named_results(out, cfg.kid, kid_subset_size)
+    return named_results(out, cfg.kid, subset_size)
