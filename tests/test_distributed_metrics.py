@@ -129,7 +129,7 @@ def test_fewer_images_than_processes_is_refused_by_name(one_process: dict, monke
 
 def rank_process(rank: int, spec: dict) -> None:
     """One gloo rank: the same model, its share of the metrics; results to rank<r>.json."""
-    torch.set_num_threads(1)
+    torch.set_num_threads(spec["threads"])  # the one-process numbers' (summation order)
     dist.init_process_group(
         "gloo", init_method=f"tcp://127.0.0.1:{spec['port']}", rank=rank, world_size=2
     )
@@ -154,6 +154,7 @@ def run_two_ranks(one_process: dict, rank_zero_buffers: bool) -> list[dict]:
         port = s.getsockname()[1]
     spec = {k: one_process[k] for k in ("root", "overrides", "metrics")}
     spec |= {"port": port, "rank_zero_buffers": rank_zero_buffers}
+    spec["threads"] = torch.get_num_threads()
     ranks = mp.start_processes(rank_process, (spec,), nprocs=2, join=False, start_method="spawn")
     deadline = time.monotonic() + 180
     while not ranks.join(timeout=1):
