@@ -6,8 +6,8 @@
 - :func:`load_checkpoint` loads with ``weights_only=True`` (tensors and plain containers only:
   a pickle that would run code is refused) and turns missing, corrupt and foreign files into
   one :class:`CheckpointError` that says what is wrong; :func:`load_module` /
-  :func:`module_from_checkpoint` rebuild the trained module from it, refusing classes outside
-  the trusted packages.
+  :func:`module_from_checkpoint` rebuild the trained module from it, refusing every class not
+  defined in a trusted package (:mod:`pagan_lightning.trust`).
 - :func:`rng_state` / :func:`set_rng_state` capture the random generators (torch CPU and CUDA,
   NumPy, Python) as tensors and plain values, so that they pass ``weights_only`` loading.
 """
@@ -15,21 +15,20 @@
 import errno
 import os
 import random
-from collections.abc import Iterator
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytorch_lightning as pl
 import torch
-from hydra.utils import get_object
 from pytorch_lightning.plugins.io import TorchCheckpointIO
 
 from pagan_lightning.errors import DiskFullError, UserError
 from pagan_lightning.safe_files import safe_load
+from pagan_lightning.trust import UntrustedError, check_tree, packages, resolve
 
 MARKER = "pagan_lightning"  # checkpoint entry written by this project's modules
-TRUSTED = ("pagan_lightning.", "torch.optim.", "torch.nn.")  # what a checkpoint may name
 # hyper-parameters a module no longer takes, left out when an older checkpoint is rebuilt
 RETIRED = {"pagan_lightning.vae.VAE": ("augmenter",)}  # issue #13: metrics take the augmenter
 
@@ -89,50 +88,50 @@ def check_weights(saved: dict[str, torch.Tensor], expected: dict[str, torch.Tens
         )
 
 
-def _targets(node: Any) -> Iterator[str]:
-    """Every ``_target_`` string in nested hyper-parameters."""
-    if isinstance(node, dict):
-        if isinstance(node.get("_target_"), str):
-            yield node["_target_"]
-        for value in node.values():
-            yield from _targets(value)
-    elif isinstance(node, list | tuple):
-        for value in node:
-            yield from _targets(value)
-
-
 def load_module(
-    path: str | os.PathLike, map_location: Any = "cpu", trusted: tuple[str, ...] = TRUSTED
+    path: str | os.PathLike,
+    map_location: Any = "cpu",
+    trusted: Iterable[str] = (),
+    **parts: Any,
 ) -> pl.LightningModule:
     """The trained module (PAGAN, or any module of this project) saved in a checkpoint file;
     :func:`load_checkpoint` then :func:`module_from_checkpoint`."""
-    return module_from_checkpoint(load_checkpoint(path, map_location), map_location, trusted)
+    checkpoint = load_checkpoint(path, map_location)
+    return module_from_checkpoint(checkpoint, map_location, trusted, **parts)
 
 
 def module_from_checkpoint(
-    checkpoint: dict[str, Any], map_location: Any = "cpu", trusted: tuple[str, ...] = TRUSTED
+    checkpoint: dict[str, Any],
+    map_location: Any = "cpu",
+    trusted: Iterable[str] = (),
+    **parts: Any,
 ) -> pl.LightningModule:
     """Rebuild the module of a checkpoint loaded by :func:`load_checkpoint`.
 
-    The classes the checkpoint names (the module and every ``_target_`` of its
-    hyper-parameters, which building the module instantiates) must start with one of the
-    ``trusted`` prefixes, so that a file cannot make loading call arbitrary functions. Add your
-    own package to ``trusted`` for custom parts.
+    The module class and every ``_target_`` of its hyper-parameters are resolved and must be
+    classes defined in this project, ``torch.optim``, ``torch.nn`` or one of the ``trusted``
+    packages (:func:`pagan_lightning.trust.resolve`; the module a subclass of this project's
+    modules), before anything is built. ``parts`` replace hyper-parameters by built objects, as
+    ``LightningModule.load_from_checkpoint`` does (a part built in Python whose arguments the
+    checkpoint could not record must be given here).
     """
-    module = checkpoint[MARKER].get("module", "")
-    hparams = checkpoint.get("hyper_parameters", {})
-    named = [module, *_targets(hparams)]
-    untrusted = sorted({name for name in named if not name.startswith(trusted)})
-    if untrusted:
-        raise CheckpointError(
-            f"the checkpoint names classes outside the trusted packages {trusted}: "
-            f"{', '.join(untrusted)}. If you trust this file, pass trusted=(..., '<prefix>')."
-        )
-    kept = {k: v for k, v in hparams.items() if k not in RETIRED.get(module, ())}
-    model: pl.LightningModule = get_object(module)(**kept)
+    trusted = packages(trusted)
+    hparams = {k: v for k, v in checkpoint.get("hyper_parameters", {}).items() if k not in parts}
+    try:
+        module = resolve(checkpoint[MARKER].get("module"), trusted, base=ExactResume)
+        check_tree(hparams, trusted)
+    except UntrustedError as err:
+        raise CheckpointError(f"the checkpoint names an untrusted object: {err}") from None
+    kept = {k: v for k, v in hparams.items() if k not in RETIRED.get(module_name(module), ())}
+    model: pl.LightningModule = module(**kept, **parts)
     model.on_load_checkpoint(checkpoint)  # checks the weights fit (check_weights)
     model.load_state_dict(checkpoint["state_dict"])
     return model.to(map_location)
+
+
+def module_name(cls: type) -> str:
+    """``<module>.<qualname>`` of a class: how checkpoints name it."""
+    return f"{cls.__module__}.{cls.__qualname__}"
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):
@@ -216,9 +215,8 @@ class ExactResume:
     _rng_by_rank: list[dict[str, Any]] | None = None
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        module = f"{type(self).__module__}.{type(self).__qualname__}"
         state = rng_state()
-        checkpoint[MARKER] = {"module": module, "rng": state}
+        checkpoint[MARKER] = {"module": module_name(type(self)), "rng": state}
         if torch.distributed.is_available() and torch.distributed.is_initialized():
             by_rank: list[Any] = [None] * torch.distributed.get_world_size()
             torch.distributed.all_gather_object(by_rank, state)  # every rank saves alike
