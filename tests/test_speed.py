@@ -79,7 +79,8 @@ def test_compile_wraps_each_network_not_the_module(tiny_model: PAGAN, tmp_path: 
     tiny_model.hparams.compile = {"backend": "eager"}
     keys = set(tiny_model.state_dict())
     fit(tiny_model, tmp_path)
-    networks = [tiny_model.generator, tiny_model.encoder, *tiny_model.games().values()]
+    critics = [game.critic for game in tiny_model.games().values()]
+    networks = [tiny_model.generator, tiny_model.encoder, *critics]
     assert all(net._compiled_call_impl is not None for net in networks)
     assert tiny_model._compiled_call_impl is None
     assert set(tiny_model.state_dict()) == keys

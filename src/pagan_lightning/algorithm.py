@@ -8,6 +8,8 @@ work of a training step is written once:
 2. :func:`discriminator_losses`: the three games, D_x on x vs x_prior (eq. 5), D_z on z vs
    z_hat (eq. 6), D_xx on (x, a(x)) vs (x, x_rec) (eq. 11), samples detached;
 3. :func:`generator_losses`: L_g and L_e of Algorithm 1 against the (updated) discriminators.
+
+The games (:mod:`pagan_lightning.games`) say what each critic compares and with which objective.
 """
 
 from collections.abc import Callable
@@ -17,6 +19,7 @@ from typing import Protocol
 import torch
 from torch import Tensor, nn
 
+from pagan_lightning.games import Game
 from pagan_lightning.nets.encoder import Encoder
 from pagan_lightning.objectives import Objective
 
@@ -28,12 +31,22 @@ class Parts(Protocol):
     encoder: Encoder
     augmenter: Callable[[Tensor], Tensor]
     objective: Objective
-    reconstruction: Callable[[Tensor, Tensor], Tensor] | None
     gradient_penalty: Callable[..., Tensor] | None
+    reconstruction: Callable[[Tensor, Tensor], Tensor] | None
 
-    def games(self) -> dict[str, nn.Module]: ...
+    def games(self) -> dict[str, Game]: ...
 
     def draw_prior(self, n: int) -> Tensor: ...
+
+
+def objective_of(parts: Parts, game: Game) -> Objective:
+    """The game's own objective, else the model's shared one."""
+    return parts.objective if game.objective is None else game.objective
+
+
+def penalty_of(parts: Parts, game: Game) -> Callable[..., Tensor] | None:
+    """The game's own gradient penalty, else the model's shared one (or none)."""
+    return parts.gradient_penalty if game.gradient_penalty is None else game.gradient_penalty
 
 
 @dataclass(frozen=True)
@@ -58,39 +71,45 @@ def draw_samples(parts: Parts, x: Tensor) -> Samples:
 
 
 def discriminator_losses(parts: Parts, s: Samples) -> tuple[dict[str, Tensor], Tensor]:
-    """The loss of each game's discriminator, samples detached; real and fake go through each
-    network in one pass. Returns ``d_<game>`` (gradient penalty included) and ``gp_<game>``
-    by name, and their sum to minimise."""
-    real = {"x": (s.x,), "z": (s.z,)}
-    fake = {"x": (s.x_prior.detach(),), "z": (s.z_hat.detach(),)}
+    """The loss of each game's critic under the game's objective, samples detached; real and
+    fake go through each critic in one pass. Returns ``d_<game>`` (gradient penalty included)
+    and ``gp_<game>`` by name, and their sum to minimise."""
     games = parts.games()
-    if "pair" in games:  # eq. (11): (x, a(x)) vs (x, G(E(x)))
-        real["pair"], fake["pair"] = (s.x, parts.augmenter(s.x)), (s.x, s.x_rec.detach())
+    inputs = {  # every real input first: a(x) draws before any gradient penalty does
+        name: (game.real(s, parts.augmenter), tuple(t.detach() for t in game.fake(s)))
+        for name, game in games.items()
+    }
     losses = {}
-    for name, critic in games.items():
-        both = [torch.cat([r, f]) for r, f in zip(real[name], fake[name], strict=True)]
-        real_out, fake_out = critic(*both).float().chunk(2)
-        losses[f"d_{name}"] = parts.objective.discriminator_loss(real_out, fake_out)
-        if parts.gradient_penalty is not None:
-            penalty = parts.gradient_penalty(critic, real[name], fake[name])
-            losses[f"gp_{name}"] = penalty
-            losses[f"d_{name}"] = losses[f"d_{name}"] + penalty
+    for name, game in games.items():
+        real, fake = inputs[name]
+        both = [torch.cat([r, f]) for r, f in zip(real, fake, strict=True)]
+        real_out, fake_out = game(*both).float().chunk(2)
+        losses[f"d_{name}"] = objective_of(parts, game).discriminator_loss(real_out, fake_out)
+        penalty = penalty_of(parts, game)
+        if penalty is not None:
+            losses[f"gp_{name}"] = penalty(game.critic, real, fake)
+            losses[f"d_{name}"] = losses[f"d_{name}"] + losses[f"gp_{name}"]
     return losses, sum(losses[f"d_{name}"] for name in games)
 
 
 def generator_losses(parts: Parts, s: Samples) -> tuple[dict[str, Tensor], Tensor]:
     """L_g (``g``) and L_e (``e``) of Algorithm 1 (and ``rec``, PAGAN-L1's pixel term), and
-    the one loss whose gradient is both: d(g_x + g_z + shared)/d theta = dL_g/d theta and
-    .../d phi = dL_e/d phi, since x_prior does not depend on phi and z_hat not on theta."""
-    games = parts.games()
-    g_x = parts.objective.generator_loss(games["x"](s.x_prior).float())
-    g_z = parts.objective.generator_loss(games["z"](s.z_hat).float())
-    shared = torch.zeros((), device=s.x.device)  # the terms in both L_g and L_e
-    losses = {}
-    if "pair" in games:
-        shared = shared + parts.objective.generator_loss(games["pair"](s.x, s.x_rec).float())
+    the one loss whose gradient is both: the sum of every game's generator term (and ``rec``)
+    once. Its gradient in theta is dL_g/d theta and in phi dL_e/d phi, since a game that is
+    not in L_g (L_e) does not depend on theta (phi): x_prior not on phi, z_hat not on theta."""
+    terms = {
+        name: objective_of(parts, game).generator_loss(game(*game.fake(s)).float())
+        for name, game in parts.games().items()
+    }
     if parts.reconstruction is not None:
-        losses["rec"] = parts.reconstruction(s.x, s.x_rec)
-        shared = shared + losses["rec"]
-    losses = {"g": g_x + shared, "e": g_z + shared, **losses}
-    return losses, g_x + g_z + shared
+        terms["rec"] = parts.reconstruction(s.x, s.x_rec)
+    games = parts.games()
+    zero = torch.zeros((), device=s.x.device)
+
+    def loss_of(player: str) -> Tensor:
+        return sum((t for n, t in terms.items() if n == "rec" or player in games[n].players), zero)
+
+    losses = {"g": loss_of("g"), "e": loss_of("e")}
+    if "rec" in terms:
+        losses["rec"] = terms["rec"]
+    return losses, sum(terms.values(), zero)

@@ -13,8 +13,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from pagan_lightning.specs import Rebuildable
 
-class Augmenter(nn.Module):
+
+class Augmenter(Rebuildable, nn.Module):
     """Base class of every augmenter: ``forward(x) -> a(x)``, batched, on ``x``'s device."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -1,78 +1,89 @@
 """PAGAN as a LightningModule: Algorithm 1 of the paper with manual optimisation.
 
-Networks, augmenter, objective and optimizers all come from config specs (``_target_``
-mappings) so that a checkpoint holds plain hyper-parameters and ``PAGAN.load_from_checkpoint``
-rebuilds the model with nothing else.
+Its parts come built (``PAGAN(generator=Generator(...), ...)``, as in Lightning's own
+examples) or as config specs (mappings with ``_target_``, as Hydra gives them); a checkpoint
+records the spec of each (:mod:`pagan_lightning.specs`), so that
+:func:`~pagan_lightning.checkpoint.load_module` rebuilds the model with nothing else.
 """
 
 import contextlib
+import functools
 from collections.abc import Callable, Mapping
 from typing import Any, Literal
 
 import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
-from hydra.utils import instantiate
 from torch import nn
 
 from pagan_lightning import algorithm
+from pagan_lightning.augment import Augmenter, ReflectPadCrop
 from pagan_lightning.checkpoint import ExactResume
 from pagan_lightning.compat import uncount_optimizer_steps
 from pagan_lightning.data.base import images_of
 from pagan_lightning.errors import ConfigError, NonFiniteLossError
+from pagan_lightning.games import Game, ImageGame, LatentGame, PairGame
 from pagan_lightning.inference import LatentVariableModel
 from pagan_lightning.nets.encoder import Encoder
 from pagan_lightning.nets.pair import pair_match
+from pagan_lightning.objectives import NonSaturatingGAN, Objective
+from pagan_lightning.specs import build, spec
 
-# every loss a batch can log, in the order of the non-finite bit mask
-LOSSES = ("d_x", "d_z", "d_pair", "gp_x", "gp_z", "gp_pair", "g", "e", "rec")
+Part = Any  # a built object, or a spec: a mapping with ``_target_``
+BUILT_IN_GAMES = ("x", "z", "pair")
 
 
 class PAGAN(ExactResume, LatentVariableModel, pl.LightningModule):
     """Pairwise Augmented GAN: generator G, Gaussian encoder E and three discriminators.
 
     Per training batch x (Algorithm 1): z ~ p(z), z_hat ~ q(z|x), x_prior = G(z),
-    x_rec = G(z_hat), x_aug = a(x); then
+    x_rec = G(z_hat), x_aug = a(x); then the games (:mod:`pagan_lightning.games`)
 
-    - D_x plays x vs x_prior (generator matching, eq. 5),
-    - D_z plays z vs z_hat (encoder matching, eq. 6),
-    - D_xx plays the real pair (x, x_aug) vs the fake pair (x, x_rec) (eq. 11),
+    - ``x``: D_x plays x vs x_prior (generator matching, eq. 5),
+    - ``z``: D_z plays z vs z_hat (encoder matching, eq. 6),
+    - ``pair``: D_xx plays the real pair (x, x_aug) vs the fake pair (x, x_rec) (eq. 11),
 
-    and G, E minimise the non-saturating losses L_g and L_e. Each batch makes one
-    discriminator step on the three games (samples detached), then one generator/encoder step
-    against the updated discriminators that reuses the same samples, as in Lightning's GAN
-    example. With ``n_dis > 1`` the generator/encoder is updated on every ``n_dis``-th batch
-    only (counted across epochs and resumes); ``global_step`` counts generator updates.
+    and any ``extra_games``; G and E minimise the generator losses L_g and L_e. Each batch
+    makes one discriminator step on every game (samples detached), then one generator/encoder
+    step against the updated discriminators that reuses the same samples, as in Lightning's
+    GAN example. With ``n_dis > 1`` the generator/encoder is updated on every ``n_dis``-th
+    batch only (counted across epochs and resumes); ``global_step`` counts generator updates.
+
+    Every part is a built object or a spec (a mapping with ``_target_``).
 
     Args:
-        generator, encoder, disc_x, disc_z, disc_pair, augmenter, objective: config specs
-            (mappings with ``_target_``) of the parts.
-        optimizer_g: partial optimizer spec for the generator and encoder parameters.
-        optimizer_d: partial optimizer spec for the three discriminators.
-        lr_schedule: optional partial spec of a learning-rate scheduler, one per optimizer,
-            stepped once per generator/encoder update (``conf/model/lr_schedule/linear.yaml``:
-            linear decay to 0 at ``trainer.max_steps``); ``None``: constant learning rates,
-            as in the paper.
+        generator, encoder, disc_x, disc_z: the networks G, E, D_x, D_z.
+        disc_pair: D_xx (:class:`~pagan_lightning.nets.PairCritic`), or ``None`` for no pair
+            game (PAGAN-L1).
+        augmenter: a(x) (:class:`~pagan_lightning.augment.Augmenter`); default the paper's
+            reflect-pad 10% and random crop.
+        objective: the :class:`~pagan_lightning.objectives.Objective` of every game that
+            ``game_objectives`` does not name; default the non-saturating GAN of Algorithm 1.
+        optimizer_g, optimizer_d: optimizer factories ``params -> Optimizer`` (a partial spec)
+            of the generator and encoder, and of the discriminators; default Adam(2e-4, (0.5,
+            0.999)), the paper's.
+        lr_schedule: optional factory ``optimizer -> scheduler``, one per optimizer, stepped
+            once per generator/encoder update (``model/lr_schedule=linear``: linear decay to 0
+            at ``trainer.max_steps``); ``None``: constant learning rates, as in the paper.
         n_dis: discriminator updates per generator/encoder update.
-        reconstruction: optional spec of a pixel reconstruction term ``(x, x_rec) -> loss``
-            added to L_g and L_e (PAGAN-L1, with ``disc_pair=None``).
-        gradient_penalty: optional spec of a penalty ``(critic, real, fake) -> loss`` added to
-            each discriminator loss (WPAGAN).
+        reconstruction: optional pixel reconstruction term ``(x, x_rec) -> loss`` added to L_g
+            and L_e (PAGAN-L1, with ``disc_pair=None``).
+        gradient_penalty: optional penalty ``(critic, real, fake) -> loss`` added to the loss of
+            every game's discriminator that ``game_penalties`` does not name (WPAGAN).
+        game_objectives, game_penalties: per game name (``x``, ``z``, ``pair`` or an extra
+            game), its own objective or penalty instead of the shared one.
+        extra_games: more games by name, each a :class:`~pagan_lightning.games.Game` with its
+            own critic; trained and logged (``train/d_<name>``) like the built-in ones.
         on_non_finite: a NaN / Inf loss either stops training with
-            :class:`~pagan_lightning.errors.NonFiniteLossError` naming the step and the game
+            :class:`~pagan_lightning.errors.NonFiniteLossError` naming the step and the loss
             (``raise``; checkpoints already written stay as they are), or skips that update and
-            counts it in ``train/skipped_updates`` (``skip``). ``raise`` costs no host
-            synchronisation per batch: the losses are checked on the device, and the result is
-            read every ``check_finite_every`` generator steps, before each checkpoint is
-            written and at the end of training (so the error comes at most that many steps
-            late, and no checkpoint ever holds the diverged weights). ``skip`` must decide
-            before each update, which reads one flag from the device per phase.
-        check_finite_every: generator steps between two reads of the non-finite flag
-            (``on_non_finite=raise``).
-        channels_last: keep the networks' weights and the images in NHWC memory layout (faster
-            convolutions on tensor-core GPUs).
-        compile: ``torch.compile`` each network (not this module) before training: ``True``,
-            or the keyword arguments of ``torch.compile``, e.g. ``{mode: max-autotune}``.
+            counts it in ``train/skipped_updates`` (``skip``). ``raise`` checks on the device
+            and reads the result every ``check_finite_every`` generator steps, before each
+            checkpoint and at the end of training; ``skip`` reads one flag per phase.
+        check_finite_every: generator steps between two reads of the non-finite flag.
+        channels_last: keep the networks' weights and the images in NHWC memory layout.
+        compile: ``torch.compile`` each network: ``True``, or ``torch.compile``'s keyword
+            arguments, e.g. ``{mode: max-autotune}``.
 
     Discriminator outputs are cast to fp32 before the losses, and spectral normalisation runs
     in fp32 (:mod:`pagan_lightning.nets.spectral`), so that ``trainer.precision=bf16-mixed``
@@ -88,37 +99,83 @@ class PAGAN(ExactResume, LatentVariableModel, pl.LightningModule):
 
     def __init__(
         self,
-        generator: Mapping,
-        encoder: Mapping,
-        disc_x: Mapping,
-        disc_z: Mapping,
-        disc_pair: Mapping | None,
-        augmenter: Mapping,
-        objective: Mapping,
-        optimizer_g: Mapping,
-        optimizer_d: Mapping,
-        lr_schedule: Mapping | None = None,
+        generator: Part,
+        encoder: Part,
+        disc_x: Part,
+        disc_z: Part,
+        disc_pair: Part | None,
+        augmenter: Part | None = None,
+        objective: Part | None = None,
+        optimizer_g: Part | None = None,
+        optimizer_d: Part | None = None,
+        lr_schedule: Part | None = None,
         n_dis: int = 1,
-        reconstruction: Mapping | None = None,
-        gradient_penalty: Mapping | None = None,
+        reconstruction: Part | None = None,
+        gradient_penalty: Part | None = None,
+        game_objectives: Mapping[str, Part] | None = None,
+        game_penalties: Mapping[str, Part] | None = None,
+        extra_games: Mapping[str, Part] | None = None,
         on_non_finite: Literal["raise", "skip"] = "raise",
         check_finite_every: int = 100,
         channels_last: bool = False,
         compile: bool | Mapping = False,
     ) -> None:
         super().__init__()
-        self.save_hyperparameters()
+        adam = functools.partial(torch.optim.Adam, lr=2e-4, betas=(0.5, 0.999))
+        args = {
+            "generator": generator,
+            "encoder": encoder,
+            "disc_x": disc_x,
+            "disc_z": disc_z,
+            "disc_pair": disc_pair,
+            "augmenter": ReflectPadCrop(0.1) if augmenter is None else augmenter,
+            "objective": NonSaturatingGAN() if objective is None else objective,
+            "optimizer_g": adam if optimizer_g is None else optimizer_g,
+            "optimizer_d": adam if optimizer_d is None else optimizer_d,
+            "lr_schedule": lr_schedule,
+            "n_dis": n_dis,
+            "reconstruction": reconstruction,
+            "gradient_penalty": gradient_penalty,
+            "game_objectives": dict(game_objectives or {}),
+            "game_penalties": dict(game_penalties or {}),
+            "extra_games": dict(extra_games or {}),
+            "on_non_finite": on_non_finite,
+            "check_finite_every": check_finite_every,
+            "channels_last": channels_last,
+            "compile": compile,
+        }
+        parts = {name: build(name, value) for name, value in args.items()}
+        self.save_hyperparameters({name: spec(value) for name, value in args.items()})
         self.automatic_optimization = False
-        self.generator: nn.Module = instantiate(generator)
-        self.encoder: Encoder = instantiate(encoder)
-        self.disc_x: nn.Module = instantiate(disc_x)
-        self.disc_z: nn.Module = instantiate(disc_z)
-        self.disc_pair: nn.Module | None = instantiate(disc_pair) if disc_pair else None
-        self.augmenter: nn.Module = instantiate(augmenter)
-        self.objective = instantiate(objective)
-        self.reconstruction = instantiate(reconstruction) if reconstruction else None
-        self.gradient_penalty = instantiate(gradient_penalty) if gradient_penalty else None
+        self.generator: nn.Module = parts["generator"]
+        self.encoder: Encoder = parts["encoder"]
+        self.disc_x: nn.Module = parts["disc_x"]
+        self.disc_z: nn.Module = parts["disc_z"]
+        self.disc_pair: nn.Module | None = parts["disc_pair"]
+        self.augmenter: nn.Module = parts["augmenter"]
+        self.objective: Objective = check_objective("objective", parts["objective"])
+        self.reconstruction = parts["reconstruction"]
+        self.gradient_penalty = parts["gradient_penalty"]
+        self.make_optimizer_g: Callable = parts["optimizer_g"]
+        self.make_optimizer_d: Callable = parts["optimizer_d"]
+        self.make_lr_schedule: Callable | None = parts["lr_schedule"]
+        self.extra_games = nn.ModuleDict(
+            {
+                name: check_game(name, build(f"extra_games.{name}", game))
+                for name, game in args["extra_games"].items()
+            }
+        )
+        built_in = {"x": ImageGame(self.disc_x), "z": LatentGame(self.disc_z)}
+        if self.disc_pair is not None:
+            built_in["pair"] = PairGame(self.disc_pair)
+        self._built_in_games = built_in  # a plain dict: the critics are registered above
+        self._set_game_rules(args["game_objectives"], args["game_penalties"])
         self.latent_dim: int = self.encoder.latent_dim
+        if not isinstance(self.augmenter, nn.Module):
+            raise ConfigError(
+                f"augmenter must be an nn.Module (subclass {Augmenter.__module__}.Augmenter), "
+                f"got {type(self.augmenter).__qualname__}"
+            )
         if on_non_finite not in ("raise", "skip"):
             raise ValueError(f"on_non_finite must be 'raise' or 'skip', got {on_non_finite!r}")
         # discriminator steps so far (checkpointed): G/E update when it is a multiple of n_dis
@@ -126,40 +183,61 @@ class PAGAN(ExactResume, LatentVariableModel, pl.LightningModule):
         # updates skipped for a non-finite loss (on_non_finite="skip"), checkpointed
         self.register_buffer("skipped_updates", torch.zeros((), dtype=torch.long))
         # on_non_finite="raise", kept on the device: the batch (d_steps) of the first non-finite
-        # loss (0: none yet) and the bit mask of its losses (LOSSES), read every few steps
+        # loss (0: none yet) and the bit mask of its losses (bit i: loss_names[i]), read every
+        # few steps
         zero = torch.zeros((), dtype=torch.long)
         self.register_buffer("first_non_finite", zero.clone(), persistent=False)
         self.register_buffer("non_finite_losses", zero.clone(), persistent=False)
+        self.loss_names: list[str] = []  # every loss name seen, in order: the mask's bits
         self._d_steps = 0  # Python mirror of d_steps, set in on_train_start
         self._speed_options_applied = False
+
+    def _set_game_rules(
+        self, objectives: Mapping[str, Part], penalties: Mapping[str, Part]
+    ) -> None:
+        """Give the games named in ``game_objectives`` / ``game_penalties`` their own."""
+        games = self.games()
+        for option, rules, attribute in (
+            ("game_objectives", objectives, "objective"),
+            ("game_penalties", penalties, "gradient_penalty"),
+        ):
+            for name, rule in rules.items():
+                if name not in games:
+                    raise ConfigError(
+                        f"model.{option}.{name}: no game {name!r} in this model; its games are "
+                        f"{', '.join(games)}"
+                    )
+                built = build(f"{option}.{name}", rule)
+                if attribute == "objective":
+                    check_objective(f"{option}.{name}", built)
+                setattr(games[name], attribute, built)
 
     # ---------------------------------------------------------------- optimisation
     def generator_parameters(self) -> list[nn.Parameter]:
         return [*self.generator.parameters(), *self.encoder.parameters()]
 
     def discriminator_parameters(self) -> list[nn.Parameter]:
-        return [p for net in self.games().values() for p in net.parameters()]
+        return [p for game in self.games().values() for p in game.critic.parameters()]
 
-    def games(self) -> dict[str, nn.Module]:
-        """The discriminators of this model by game: ``x``, ``z`` and (if any) ``pair``."""
-        games = {"x": self.disc_x, "z": self.disc_z}
-        if self.disc_pair is not None:
-            games["pair"] = self.disc_pair
-        return games
+    def games(self) -> dict[str, Game]:
+        """The games of this model by name: ``x``, ``z``, ``pair`` (if D_xx), then the extra
+        ones; each holds its critic, and its own objective / penalty or ``None`` (the shared
+        one)."""
+        return {**self._built_in_games, **self.extra_games}
 
     def make_optimizers(self) -> list[torch.optim.Optimizer]:
         """``[opt_g, opt_d]``: the generator/encoder's and the discriminators' optimizers."""
-        make_g: Callable = instantiate(self.hparams.optimizer_g)
-        make_d: Callable = instantiate(self.hparams.optimizer_d)
-        return [make_g(self.generator_parameters()), make_d(self.discriminator_parameters())]
+        return [
+            self.make_optimizer_g(self.generator_parameters()),
+            self.make_optimizer_d(self.discriminator_parameters()),
+        ]
 
     def configure_optimizers(self) -> Any:
         """:meth:`make_optimizers`, and with ``lr_schedule`` also a scheduler of each."""
         optimizers = self.make_optimizers()
-        if self.hparams.lr_schedule is None:
+        if self.make_lr_schedule is None:
             return optimizers
-        schedule: Callable = instantiate(self.hparams.lr_schedule)
-        return optimizers, [schedule(optimizer) for optimizer in optimizers]
+        return optimizers, [self.make_lr_schedule(optimizer) for optimizer in optimizers]
 
     def configure_model(self) -> None:
         """Apply ``channels_last`` and ``compile`` once; Lightning calls this hook before the
@@ -171,7 +249,8 @@ class PAGAN(ExactResume, LatentVariableModel, pl.LightningModule):
             self.to(memory_format=torch.channels_last)
         if self.hparams.compile:
             options = {} if self.hparams.compile is True else dict(self.hparams.compile)
-            for net in (self.generator, self.encoder, *self.games().values()):
+            critics = [game.critic for game in self.games().values()]
+            for net in (self.generator, self.encoder, *critics):
                 net.compile(**options)
 
     def on_train_start(self) -> None:
@@ -215,7 +294,7 @@ class PAGAN(ExactResume, LatentVariableModel, pl.LightningModule):
             # they are, but the step counts, so max_steps still ends the run
             opt_g.step()
             self.untoggle_optimizer(opt_g)
-            if self.hparams.lr_schedule is not None:
+            if self.make_lr_schedule is not None:
                 for scheduler in self.lr_schedulers():
                     scheduler.step()
 
@@ -235,7 +314,9 @@ class PAGAN(ExactResume, LatentVariableModel, pl.LightningModule):
         """
         bad = torch.stack([~torch.isfinite(v).all() for v in losses.values()])
         if self.hparams.on_non_finite == "raise":
-            mask = sum(b.long() << LOSSES.index(k) for k, b in zip(losses, bad, strict=True))
+            self.loss_names += [name for name in losses if name not in self.loss_names]
+            bits = [self.loss_names.index(name) for name in losses]
+            mask = sum(b.long() << i for i, b in zip(bits, bad, strict=True))
             first = (self.first_non_finite == 0) & (mask > 0)
             self.first_non_finite.copy_(torch.where(first, self.d_steps, self.first_non_finite))
             self.non_finite_losses.copy_(torch.where(first, mask, self.non_finite_losses))
@@ -260,8 +341,8 @@ class PAGAN(ExactResume, LatentVariableModel, pl.LightningModule):
         batch, mask = int(self.first_non_finite), int(self.non_finite_losses)
         where = "on another rank"
         if batch:
-            names = [name for i, name in enumerate(LOSSES) if mask >> i & 1]
-            phase = "G/E" if names[0] in ("g", "e", "rec") else "discriminator"
+            names = [name for i, name in enumerate(self.loss_names) if mask >> i & 1]
+            phase = "discriminator" if names[0].startswith(("d_", "gp_")) else "G/E"
             n_dis = self.hparams.n_dis
             step = (batch - 1 + n_dis - 1) // n_dis  # generator updates before that batch
             where = f"{phase} loss {', '.join(names)} at generator step {step} (batch {batch})"
@@ -327,3 +408,30 @@ class PAGAN(ExactResume, LatentVariableModel, pl.LightningModule):
                 torch.manual_seed(batch_idx)
                 match = pair_match(self.disc_pair, x, self.augmenter)
             self.log("val/pair_match", match, sync_dist=True)
+
+
+def check_objective(name: str, objective: Any) -> Objective:
+    """``objective`` if it has an Objective's two methods, else a one-line ConfigError."""
+    missing = [
+        m
+        for m in ("discriminator_loss", "generator_loss")
+        if not callable(getattr(objective, m, None))
+    ]
+    if missing:
+        raise ConfigError(
+            f"model.{name}: {type(objective).__qualname__} is not an objective (no "
+            f"{' or '.join(missing)}; see pagan_lightning.objectives.Objective)"
+        )
+    return objective
+
+
+def check_game(name: str, game: Any) -> Game:
+    """``game`` if it is a :class:`~pagan_lightning.games.Game` with a new name."""
+    if name in BUILT_IN_GAMES:
+        raise ConfigError(f"model.extra_games.{name}: {name!r} is a built-in game's name")
+    if not isinstance(game, Game):
+        raise ConfigError(
+            f"model.extra_games.{name}: {type(game).__qualname__} is not a "
+            f"pagan_lightning.games.Game (a critic with real() and fake() inputs)"
+        )
+    return game

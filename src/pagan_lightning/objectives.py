@@ -14,6 +14,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from pagan_lightning.specs import Rebuildable
+
 
 class Objective(Protocol):
     """An adversarial game as two losses of discriminator outputs (a new game implements
@@ -28,7 +30,7 @@ class Objective(Protocol):
         ...
 
 
-class NonSaturatingGAN:
+class NonSaturatingGAN(Rebuildable):
     """The GAN game of eq. (1) with the non-saturating generator loss (Section 2, Algorithm 1).
 
     The discriminator probability is ``D = sigmoid(logit)``, so ``-log D = softplus(-logit)``
@@ -48,7 +50,7 @@ class NonSaturatingGAN:
         return F.softplus(-fake).mean()
 
 
-class WassersteinGAN:
+class WassersteinGAN(Rebuildable):
     """The Kantorovich-Rubinstein dual game of eq. (37) (WPAGAN, Appendix B.2): the critic
     maximises E_real T - E_fake T, the generator maximises E_fake T. Use with
     :class:`GradientPenalty` for the Lipschitz constraint."""
@@ -62,7 +64,7 @@ class WassersteinGAN:
         return -fake.mean()
 
 
-class GradientPenalty:
+class GradientPenalty(Rebuildable):
     """WGAN-GP penalty (Gulrajani et al.) ``weight * E (||grad T(x_tilde)|| - 1)^2`` on
     interpolations between real and fake inputs (Appendix C.1).
 
@@ -115,7 +117,7 @@ F_DIVERGENCES: dict[str, tuple[Callable[[Tensor], Tensor], Callable[[Tensor], Te
 }
 
 
-class FGAN:
+class FGAN(Rebuildable):
     """The f-GAN value function of eq. (28) for one f-divergence (f-PAGAN, Appendix B.1):
     V = E_real T - E_fake f*(T) with T = g_f(v) the divergence's output activation. At the
     optimal critic T* = f'(p/q), V = D_f(p || q) (eq. 29). The generator maximises E_fake T
@@ -141,7 +143,7 @@ class FGAN:
         return -self.activation(fake).mean()
 
 
-class L1Reconstruction:
+class L1Reconstruction(Rebuildable):
     """``weight * mean |x - G(E(x))|``: the pixel-wise reconstruction term of PAGAN-L1
     (Section 5, "Importance of adversarial loss"), replacing the pair game."""
 

@@ -42,6 +42,7 @@ TOP_LEVEL = {
     "seed",
     "ckpt_path",
     "optimized_metric",
+    "trusted",
     "data",
     "model",
     "trainer",

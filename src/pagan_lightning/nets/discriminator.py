@@ -10,6 +10,7 @@ from torch import nn
 
 from pagan_lightning.nets.init import init_normal_
 from pagan_lightning.nets.spectral import spectral_norm
+from pagan_lightning.specs import Rebuildable
 
 DOWNSAMPLE = 8  # three k4 s2 p1 convolutions
 
@@ -20,7 +21,7 @@ def _sn(module: nn.Module, enabled: bool) -> nn.Module:
     return spectral_norm(module) if enabled else module
 
 
-class DiscriminatorBody(nn.Module):
+class DiscriminatorBody(Rebuildable, nn.Module):
     """Conv k3 s1 (C->ch/8), k4 s2 (->ch/4), k3 s1, k4 s2 (->ch/2), k3 s1, k4 s2 (->ch), k3 s1;
     LeakyReLU 0.2 after each, no normalisation; returns the flattened features."""
 
@@ -59,7 +60,7 @@ def linear_head(in_features: int, out_features: int, use_spectral_norm: bool) ->
     return _sn(nn.Linear(in_features, out_features), use_spectral_norm)
 
 
-class Discriminator(nn.Module):
+class Discriminator(Rebuildable, nn.Module):
     """D_x: image -> one logit (the probability D(x) = sigmoid(logit)), eq. (5)."""
 
     def __init__(

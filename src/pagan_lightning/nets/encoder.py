@@ -9,9 +9,10 @@ from torch import nn
 
 from pagan_lightning.nets.discriminator import DiscriminatorBody, linear_head
 from pagan_lightning.nets.init import init_kaiming_
+from pagan_lightning.specs import Rebuildable
 
 
-class Encoder(nn.Module):
+class Encoder(Rebuildable, nn.Module):
     """The SN-DCGAN discriminator body with a ``2 * latent_dim`` head: mu and a pre-softplus
     scale. ``forward`` returns ``(mu, sigma)``; ``sigma = softplus(s) + min_sigma``.
 

@@ -6,6 +6,7 @@ import torch
 from torch import nn
 
 from pagan_lightning.nets.init import init_normal_
+from pagan_lightning.specs import Rebuildable
 
 
 def up_stages(image_size: int, bottom_width: int = 4) -> int:
@@ -23,7 +24,7 @@ def up_stages(image_size: int, bottom_width: int = 4) -> int:
     return k
 
 
-class Generator(nn.Module):
+class Generator(Rebuildable, nn.Module):
     """Maps z ~ N(0, I) to an image in [-1, 1].
 
     Linear z -> ch*4*4 with BatchNorm over the flat features and ReLU, then one ConvTranspose

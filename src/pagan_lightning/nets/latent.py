@@ -5,9 +5,10 @@ from torch import nn
 
 from pagan_lightning.nets.init import init_normal_
 from pagan_lightning.nets.spectral import spectral_norm
+from pagan_lightning.specs import Rebuildable
 
 
-class LatentDiscriminator(nn.Module):
+class LatentDiscriminator(Rebuildable, nn.Module):
     """Spectrally normalised MLP with LeakyReLU 0.2; returns one logit per latent vector."""
 
     def __init__(

@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 from pagan_lightning.nets.discriminator import DiscriminatorBody, linear_head
+from pagan_lightning.specs import Rebuildable
 
 PairMode = Literal["width", "channel", "siamese"]
 
@@ -33,7 +34,7 @@ class PairCritic(Protocol):
 PAIR_MODES = ("width", "channel", "siamese")
 
 
-class PairDiscriminator(nn.Module):
+class PairDiscriminator(Rebuildable, nn.Module):
     """One logit per pair (x, y) of images of shape (channels, image_size, image_size).
 
     - ``width``: one SN-DCGAN body on ``cat([x, y], dim=-1)`` (H x 2W);

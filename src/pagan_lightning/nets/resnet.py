@@ -15,6 +15,7 @@ from torch import nn
 
 from pagan_lightning.nets.encoder import Encoder
 from pagan_lightning.nets.generator import up_stages
+from pagan_lightning.specs import Rebuildable
 
 
 class ResBlock(nn.Module):
@@ -45,7 +46,7 @@ class ResBlock(nn.Module):
         return self._resize(self.skip(x) + self.residual(x))
 
 
-class ResNetEncoder(nn.Module):
+class ResNetEncoder(Rebuildable, nn.Module):
     """q(z|x) = N(mu(x), sigma(x)^2 I): conv stem, one down-sampling block per factor of 2
     down to 4x4 (doubling the width up to ``ch``), linear head to mu and softplus sigma."""
 
@@ -74,7 +75,7 @@ class ResNetEncoder(nn.Module):
     rsample = staticmethod(Encoder.rsample)
 
 
-class ResNetDecoder(nn.Module):
+class ResNetDecoder(Rebuildable, nn.Module):
     """p(x|z) mean: linear z -> ch x 4 x 4, one up-sampling block per factor of 2 (halving
     the width), BN, ReLU, conv3x3 to ``channels`` and tanh (images in [-1, 1])."""
 
