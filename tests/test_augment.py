@@ -1,7 +1,13 @@
 import pytest
 import torch
 
-from pagan_lightning.augment import Augmenter, Identity, ReflectPadCrop
+from pagan_lightning.augment import (
+    Augmenter,
+    AugmenterError,
+    Identity,
+    ReflectPadCrop,
+    check_augmenter,
+)
 from pagan_lightning.configs import instantiate_model
 from tests.helpers.configs import TINY, compose_train
 
@@ -68,3 +74,67 @@ def test_a_subclass_is_picked_up_from_config(tmp_path) -> None:
     assert isinstance(model.augmenter, HorizontalFlip)
     x = torch.rand(2, 1, 32, 32)
     assert torch.equal(model.augmenter(x), x.flip(-1))
+
+
+class Brighter(Augmenter):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + 0.5
+
+
+class Smaller(Augmenter):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x[..., 1:, 1:]
+
+
+class Half(Augmenter):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.half()
+
+
+class OwnGenerator(Augmenter):
+    """Draws from a private generator: a fixed seed does not fix it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.generator = torch.Generator()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * torch.rand(len(x), 1, 1, 1, generator=self.generator)
+
+
+class OneShiftPerBatch(ReflectPadCrop):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        dy, dx = torch.randint(-3, 4, (2,))
+        return self.shift(x, dy.expand(len(x)), dx.expand(len(x)))
+
+
+class Fails(Augmenter):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        raise ValueError("no")
+
+
+@pytest.mark.parametrize(
+    ("augmenter", "rule"),
+    [
+        (Brighter(), "leaves the image range [-1, 1]"),
+        (Smaller(), "changes the batch: shape, dtype, device ((8, 1, 15, 15)"),
+        (Half(), "torch.float16"),
+        (OwnGenerator(), "is not reproducible: the same seed gives another a(x)"),
+        (OneShiftPerBatch(), "draws once per batch, not once per sample"),
+        (Fails(), "fails on a batch of shape (8, 1, 16, 16): ValueError: no"),
+    ],
+)
+def test_check_augmenter_names_the_rule_broken(augmenter: Augmenter, rule: str) -> None:
+    x = torch.rand(8, 1, 16, 16) * 2 - 1
+    with pytest.raises(AugmenterError) as err:
+        check_augmenter(augmenter, x)
+    assert str(err.value).startswith(f"augmenter {type(augmenter).__name__} ")
+    assert rule in str(err.value)
+
+
+def test_the_projects_augmenters_keep_the_contract_and_the_random_state() -> None:
+    x = torch.rand(8, 3, 16, 16) * 2 - 1
+    state = torch.get_rng_state()
+    for augmenter in (ReflectPadCrop(0.1), Identity(), HorizontalFlip()):
+        check_augmenter(augmenter, x)
+    assert torch.equal(torch.get_rng_state(), state)

@@ -59,3 +59,23 @@ def test_the_readme_throughput_switches_compose(tmp_path: Path) -> None:
     cfg = compose_train(["experiment=quickstart", *overrides], tmp_path)
     trainer = instantiate(cfg.trainer, accelerator="cpu")
     assert trainer.progress_bar_callback is None
+
+
+def test_disc_pair_is_a_group_that_no_experiment_or_variant_writes_into(tmp_path: Path) -> None:
+    """A user's pair discriminator (here one without ``mode``) replaces D_xx whole, under the
+    experiments and variants that choose channel-wise pairs."""
+    user = [
+        "model/disc_pair=channel",
+        "model.disc_pair._target_=tests.test_configs.NoMode",
+        "~model.disc_pair.mode",
+    ]
+    for extra in (["experiment=quickstart"], ["variant=wgan_gp"], []):
+        cfg = compose_train([*extra, *user], tmp_path)
+        assert "mode" not in cfg.model.disc_pair, extra
+    assert compose_train(["experiment=quickstart"], tmp_path).model.disc_pair.mode == "channel"
+    assert compose_train(["variant=wgan_gp"], tmp_path).model.disc_pair.mode == "channel"
+    assert compose_train(["model/disc_pair=siamese"], tmp_path).model.disc_pair.mode == "siamese"
+
+
+class NoMode:
+    """A stand-in pair discriminator class without a ``mode`` argument."""

@@ -9,11 +9,7 @@ every logged loss of every step, and the final weights, must be equal - not clos
 """
 
 import csv
-import os
-import signal
 import subprocess
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -21,6 +17,7 @@ import torch
 
 from pagan_lightning.checkpoint import load_checkpoint
 from tests.helpers.configs import console_script, importing_tests, run_cli, synthetic_training
+from tests.helpers.faults import kill_when, last_step
 from tests.helpers.files import write_mnist_like
 
 STEPS = 20
@@ -47,26 +44,6 @@ def finish(cmd: list[str]) -> None:
     run_cli(cmd, env=importing_tests())
 
 
-def kill_when(cmd: list[str], ready: Callable[[], bool]) -> None:
-    """Start ``cmd``, SIGKILL it and every process it started (DDP ranks) as soon as
-    ``ready()``, as a machine failure would; it must not have finished before."""
-    process = subprocess.Popen(
-        cmd,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        env=importing_tests(),
-        start_new_session=True,
-    )
-    deadline = time.monotonic() + 300
-    while not ready():
-        assert process.poll() is None, f"run ended before the kill: {process.stderr.read()[-2000:]}"
-        assert time.monotonic() < deadline, "kill point never reached"
-        time.sleep(0.05)
-    os.killpg(process.pid, signal.SIGKILL)
-    process.wait()
-    process.stderr.close()
-
-
 def logged(run_dir: Path) -> dict[int, dict[str, str]]:
     """Losses by step; where a killed attempt and its resume both logged a step, the last row."""
     rows: dict[int, dict[str, str]] = {}
@@ -75,14 +52,6 @@ def logged(run_dir: Path) -> dict[int, dict[str, str]]:
             if row.get("train/g"):
                 rows[int(row["step"])] = {k: row[k] for k in LOSSES}
     return rows
-
-
-def last_step(run_dir: Path) -> int:
-    path = run_dir / "checkpoints" / "last.ckpt"
-    try:
-        return load_checkpoint(path)["global_step"]
-    except Exception:  # not written yet, or being replaced right now
-        return -1
 
 
 @pytest.fixture(scope="module")
@@ -114,7 +83,7 @@ def test_sigkill_mid_run_then_resume_equals_uninterrupted(
     data: Path, reference: Path, tmp_path: Path
 ) -> None:
     run_dir = tmp_path / "run"
-    kill_when(command(data, run_dir), lambda: last_step(run_dir) >= 7)
+    kill_when(command(data, run_dir), lambda: last_step(run_dir) >= 7, importing_tests())
     resumed_from = last_step(run_dir)
     assert 0 < resumed_from < STEPS
     finish(command(data, run_dir, "ckpt_path=last"))
@@ -129,7 +98,7 @@ def test_sigkill_while_writing_last_ckpt_keeps_the_previous_one(
         "trainer.plugins=[{_target_:tests.helpers.faults.StallingCheckpointIO,"
         f"stall_step:9,stall_name:last.ckpt,marker:'{marker}'}}]"
     )
-    kill_when(command(data, run_dir, stalling), marker.exists)
+    kill_when(command(data, run_dir, stalling), marker.exists, importing_tests())
     checkpoints = run_dir / "checkpoints"
     assert [p.name for p in checkpoints.glob(".last.ckpt.tmp-*")]  # the half-written file
     assert last_step(run_dir) == 6  # last.ckpt is still the complete previous checkpoint

@@ -55,7 +55,7 @@ def test_module_entry_that_is_not_a_trusted_lightning_module_runs_nothing(
     path = edited(good_checkpoint, tmp_path, module=module, command=f"touch {marker}")
     with pytest.raises(CheckpointError, match="untrusted") as err:
         load_module(path)
-    assert named in str(err.value) and "trusted=[<package>]" in str(err.value)
+    assert named in str(err.value) and f"trusted=[{module.split('.')[0]}]" in str(err.value)
     assert "\n" not in str(err.value)
     assert not marker.exists()
 
@@ -94,7 +94,7 @@ def test_interpolations_in_hyper_parameters_are_refused(
     good_checkpoint: Path, tmp_path: Path
 ) -> None:
     spec = {"_target_": "pagan_lightning.objectives.FGAN", "divergence": "${oc.env:HOME}"}
-    with pytest.raises(CheckpointError, match=r"objective.divergence: an interpolation"):
+    with pytest.raises(CheckpointError, match=r"objective\.divergence: an interpolation"):
         load_module(edited(good_checkpoint, tmp_path, objective=spec))
 
 

@@ -1,5 +1,6 @@
 """The paper's ablations as config choices of the same module, sweeps and collected tables."""
 
+import json
 import math
 import subprocess
 from pathlib import Path
@@ -181,3 +182,18 @@ def test_collect_orders_numbered_and_named_jobs(tmp_path: Path) -> None:
         ("10", "l1"),
         ("vae", "vae"),
     ]
+
+
+def test_the_papers_variants_compose_to_the_same_hyper_parameters_as_before(
+    tmp_path: Path,
+) -> None:
+    """``tests/fixtures/variant_hparams.json``: ``cfg.model`` of every variant and experiment,
+    written before the parts became extensible (issue #19); the keys added since hold their
+    neutral defaults."""
+    before = json.loads((Path(__file__).parent / "fixtures" / "variant_hparams.json").read_text())
+    added = {"game_objectives": {}, "game_penalties": {}, "extra_games": {}}
+    for name, expected in before.items():
+        experiment, variant = name.split("/")
+        overrides = [f"variant={variant}"] + ([f"experiment={experiment}"] * (experiment != "null"))
+        model = OmegaConf.to_container(compose_train(overrides, tmp_path).model, resolve=True)
+        assert model == expected | added, name

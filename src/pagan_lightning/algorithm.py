@@ -13,13 +13,12 @@ The games (:mod:`pagan_lightning.games`) say what each critic compares and with 
 """
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Protocol
 
 import torch
 from torch import Tensor, nn
 
-from pagan_lightning.games import Game
+from pagan_lightning.games import Game, Samples
 from pagan_lightning.nets.encoder import Encoder
 from pagan_lightning.objectives import Objective
 
@@ -47,18 +46,6 @@ def objective_of(parts: Parts, game: Game) -> Objective:
 def penalty_of(parts: Parts, game: Game) -> Callable[..., Tensor] | None:
     """The game's own gradient penalty, else the model's shared one (or none)."""
     return parts.gradient_penalty if game.gradient_penalty is None else game.gradient_penalty
-
-
-@dataclass(frozen=True)
-class Samples:
-    """The draws of one batch: data x, prior code z, posterior code z_hat, x_prior = G(z) and
-    x_rec = G(z_hat)."""
-
-    x: Tensor
-    z: Tensor
-    z_hat: Tensor
-    x_prior: Tensor
-    x_rec: Tensor
 
 
 def draw_samples(parts: Parts, x: Tensor) -> Samples:
@@ -97,19 +84,19 @@ def generator_losses(parts: Parts, s: Samples) -> tuple[dict[str, Tensor], Tenso
     the one loss whose gradient is both: the sum of every game's generator term (and ``rec``)
     once. Its gradient in theta is dL_g/d theta and in phi dL_e/d phi, since a game that is
     not in L_g (L_e) does not depend on theta (phi): x_prior not on phi, z_hat not on theta."""
+    games = parts.games()
     terms = {
         name: objective_of(parts, game).generator_loss(game(*game.fake(s)).float())
-        for name, game in parts.games().items()
+        for name, game in games.items()
     }
-    if parts.reconstruction is not None:
-        terms["rec"] = parts.reconstruction(s.x, s.x_rec)
-    games = parts.games()
+    rec = parts.reconstruction(s.x, s.x_rec) if parts.reconstruction is not None else None
     zero = torch.zeros((), device=s.x.device)
+    shared = zero if rec is None else zero + rec  # in both L_g and L_e
 
     def loss_of(player: str) -> Tensor:
-        return sum((t for n, t in terms.items() if n == "rec" or player in games[n].players), zero)
+        return sum((t for n, t in terms.items() if player in games[n].players), shared)
 
     losses = {"g": loss_of("g"), "e": loss_of("e")}
-    if "rec" in terms:
-        losses["rec"] = terms["rec"]
-    return losses, sum(terms.values(), zero)
+    if rec is not None:
+        losses["rec"] = rec
+    return losses, sum(terms.values(), shared)

@@ -26,7 +26,7 @@ from pytorch_lightning.plugins.io import TorchCheckpointIO
 
 from pagan_lightning.errors import DiskFullError, UserError
 from pagan_lightning.safe_files import safe_load
-from pagan_lightning.trust import UntrustedError, check_tree, packages, resolve
+from pagan_lightning.trust import UntrustedError, check_tree, packages, recorded_for, resolve
 
 MARKER = "pagan_lightning"  # checkpoint entry written by this project's modules
 # hyper-parameters a module no longer takes, left out when an older checkpoint is rebuilt
@@ -95,8 +95,11 @@ def load_module(
     **parts: Any,
 ) -> pl.LightningModule:
     """The trained module (PAGAN, or any module of this project) saved in a checkpoint file;
-    :func:`load_checkpoint` then :func:`module_from_checkpoint`."""
+    :func:`load_checkpoint` then :func:`module_from_checkpoint`, trusting ``trusted`` and the
+    packages that the run which wrote it trusted (``trusted`` in the ``config_resolved.yaml``
+    of ``<run>/checkpoints/<file>.ckpt``)."""
     checkpoint = load_checkpoint(path, map_location)
+    trusted = (*recorded_for(path), *trusted)
     return module_from_checkpoint(checkpoint, map_location, trusted, **parts)
 
 

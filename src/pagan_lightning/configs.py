@@ -5,8 +5,11 @@ from pathlib import Path
 from typing import Any
 
 import pytorch_lightning as pl
+from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 from omegaconf import DictConfig
+
+from pagan_lightning.errors import ConfigError
 
 
 def config_dir() -> str:
@@ -22,5 +25,16 @@ def instantiate_all(group: DictConfig | None) -> list[Any]:
 
 
 def instantiate_model(cfg: DictConfig) -> pl.LightningModule:
-    """The LightningModule of ``cfg.model``; its parts stay specs that it builds itself."""
-    return instantiate(cfg.model, _recursive_=False, _convert_="all")
+    """The LightningModule of ``cfg.model``; its parts stay specs that it builds itself.
+
+    Raises:
+        ConfigError: the model cannot be built (the innermost error, without Hydra's
+            wrapping).
+    """
+    try:
+        return instantiate(cfg.model, _recursive_=False, _convert_="all")
+    except InstantiationException as err:
+        cause: BaseException = err
+        while cause.__cause__ is not None:  # Hydra wraps each nesting level
+            cause = cause.__cause__
+        raise ConfigError(f"cannot build the model from cfg.model: {cause}") from None

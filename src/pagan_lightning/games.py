@@ -1,23 +1,33 @@
 """The adversarial games of PAGAN: which inputs a critic compares, and with which objective.
 
 A :class:`Game` owns a critic and says what its real and fake inputs are, given the draws of
-one batch (:class:`~pagan_lightning.algorithm.Samples`); its objective and gradient penalty
+one batch (:class:`Samples`); its objective and gradient penalty
 default to the model's shared ones. PAGAN plays :class:`ImageGame` (eq. 5),
 :class:`LatentGame` (eq. 6) and :class:`PairGame` (eq. 11); a new game (a fourth
 discriminator) subclasses :class:`Game` and is added with ``model.extra_games.<name>``.
 """
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import Any
 
 from torch import Tensor, nn
 
 from pagan_lightning.specs import Rebuildable
 
-if TYPE_CHECKING:
-    from pagan_lightning.algorithm import Samples
-
 Inputs = tuple[Tensor, ...]
+
+
+@dataclass(frozen=True)
+class Samples:
+    """The draws of one batch: data x, prior code z, posterior code z_hat, x_prior = G(z) and
+    x_rec = G(z_hat)."""
+
+    x: Tensor
+    z: Tensor
+    z_hat: Tensor
+    x_prior: Tensor
+    x_rec: Tensor
 
 
 class Game(Rebuildable, nn.Module):
@@ -52,10 +62,10 @@ class Game(Rebuildable, nn.Module):
     def forward(self, *inputs: Tensor) -> Tensor:
         return self.critic(*inputs)
 
-    def real(self, s: "Samples", augmenter: Callable[[Tensor], Tensor]) -> Inputs:
+    def real(self, s: Samples, augmenter: Callable[[Tensor], Tensor]) -> Inputs:
         raise NotImplementedError
 
-    def fake(self, s: "Samples") -> Inputs:
+    def fake(self, s: Samples) -> Inputs:
         raise NotImplementedError
 
 
@@ -64,10 +74,10 @@ class ImageGame(Game):
 
     players = ("g",)
 
-    def real(self, s: "Samples", augmenter: Callable[[Tensor], Tensor]) -> Inputs:
+    def real(self, s: Samples, augmenter: Callable[[Tensor], Tensor]) -> Inputs:
         return (s.x,)
 
-    def fake(self, s: "Samples") -> Inputs:
+    def fake(self, s: Samples) -> Inputs:
         return (s.x_prior,)
 
 
@@ -76,18 +86,18 @@ class LatentGame(Game):
 
     players = ("e",)
 
-    def real(self, s: "Samples", augmenter: Callable[[Tensor], Tensor]) -> Inputs:
+    def real(self, s: Samples, augmenter: Callable[[Tensor], Tensor]) -> Inputs:
         return (s.z,)
 
-    def fake(self, s: "Samples") -> Inputs:
+    def fake(self, s: Samples) -> Inputs:
         return (s.z_hat,)
 
 
 class PairGame(Game):
     """Reconstruction matching, eq. (11): D_xx on (x, a(x)) vs (x, x_rec = G(z_hat))."""
 
-    def real(self, s: "Samples", augmenter: Callable[[Tensor], Tensor]) -> Inputs:
+    def real(self, s: Samples, augmenter: Callable[[Tensor], Tensor]) -> Inputs:
         return (s.x, augmenter(s.x))
 
-    def fake(self, s: "Samples") -> Inputs:
+    def fake(self, s: Samples) -> Inputs:
         return (s.x, s.x_rec)

@@ -92,7 +92,8 @@ def fashion_mnist_images(n_train: int, n_test: int, system_dir: str, data_dir: s
     """``n_train`` training and ``n_test`` test images of real Fashion-MNIST, 32x32 in [-1, 1]."""
     from pagan_lightning.data import FashionMNISTDataModule, first_images
 
-    dm = FashionMNISTDataModule(data_dir=data_dir, system_dir=system_dir, download=False)
+    kept = {} if n_train else {"val_size": 0}  # test images only: no held-out split needed
+    dm = FashionMNISTDataModule(data_dir=data_dir, system_dir=system_dir, download=False, **kept)
     dm.setup("fit")
     train = first_images(dm.train_set, n_train) if n_train else torch.empty(0, 1, 32, 32)
     return train, first_images(dm.test_set, n_test)

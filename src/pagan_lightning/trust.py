@@ -19,7 +19,6 @@ from omegaconf import OmegaConf
 from pagan_lightning.errors import UserError
 
 DEFAULT_TRUSTED = ("pagan_lightning", "torch.optim", "torch.nn")
-OPTION = "trusted=[<package>]"
 _MISSING = object()
 
 
@@ -51,9 +50,10 @@ def resolve(name: Any, trusted: tuple[str, ...], base: type | None = None) -> ty
     """
 
     def refuse(why: str) -> UntrustedError:
+        package = name.split(".")[0] if isinstance(name, str) and name else "<package>"
         return UntrustedError(
             f"refused to build {name!r}: {why}; trusted packages: {', '.join(trusted)}. If "
-            f"you trust its package, add it with {OPTION}"
+            f"you trust its package, add it: trusted=[{package}]"
         )
 
     if not isinstance(name, str) or not all(part.isidentifier() for part in name.split(".")):
@@ -74,7 +74,7 @@ def resolve(name: Any, trusted: tuple[str, ...], base: type | None = None) -> ty
         except Exception as err:
             raise refuse(f"importing {module} failed ({type(err).__name__}: {err})") from None
     else:
-        raise refuse("no such module")
+        raise refuse(f"cannot import {parts[0]} (is it installed, or on PYTHONPATH?)")
     for j in range(i, len(parts)):
         attr = parts[j]
         if attr.startswith("__"):
@@ -122,9 +122,7 @@ def check_tree(hparams: Any, trusted: tuple[str, ...]) -> None:
     """Resolve every ``_target_`` of ``hparams`` (:func:`resolve`) and refuse interpolations;
     raises :class:`UntrustedError` naming the key of the first one refused."""
     for key in interpolations(hparams):
-        raise UntrustedError(
-            f"refused to build the checkpoint's {key}: an interpolation ('${{...}}')"
-        )
+        raise UntrustedError(f"{key}: an interpolation ('${{...}}'), refused")
     for key, name in targets(hparams):
         try:
             resolve(name, trusted)
@@ -143,3 +141,10 @@ def recorded(run: str | os.PathLike) -> tuple[str, ...]:
     except Exception as err:  # a corrupt YAML file: name it, trust nothing from it
         raise UntrustedError(f"cannot read {config} ({type(err).__name__}: {err})") from None
     return tuple(str(name) for name in names or ())
+
+
+def recorded_for(ckpt_path: str | os.PathLike) -> tuple[str, ...]:
+    """:func:`recorded` of the run that wrote ``<run>/checkpoints/<file>.ckpt``; none for a
+    checkpoint outside a ``checkpoints`` folder."""
+    folder = Path(ckpt_path).resolve().parent
+    return recorded(folder.parent) if folder.name == "checkpoints" else ()

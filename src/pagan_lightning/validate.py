@@ -19,6 +19,7 @@ import torch
 from hydra.utils import get_object
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
+from pagan_lightning import trust
 from pagan_lightning.errors import ConfigError
 
 NAMED = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
@@ -186,3 +187,18 @@ def check_config(cfg: DictConfig) -> None:
         if key != "hydra":
             for path, node in _targets(cfg[key], str(key)):
                 check_node(path, node)
+    check_trusted(cfg)
+
+
+def check_trusted(cfg: DictConfig) -> None:
+    """Every class that ``cfg.model`` names is defined in a trusted package (this project's,
+    ``torch.optim``, ``torch.nn`` and ``cfg.trusted``), so that the run's checkpoints load in
+    ``pagan-evaluate`` and the probe, which trust what the run recorded."""
+    names = cfg.get("trusted", [])
+    if not isinstance(names, ListConfig | list) or not all(isinstance(n, str) for n in names):
+        raise ConfigError(f"trusted={names!r} must be a list of package names, e.g. [my_pagan]")
+    model = OmegaConf.to_container(cfg.model, resolve=True) if "model" in cfg else {}
+    try:
+        trust.check_tree(model, trust.packages(names))
+    except trust.UntrustedError as err:
+        raise ConfigError(f"model.{err}") from None

@@ -1,15 +1,19 @@
 """Faults injected into a run: networks that start returning NaN, a disk that fills up, a save
-that stalls half-way (for a SIGKILL during the write)."""
+that stalls half-way (for a SIGKILL during the write), and the SIGKILL itself."""
 
 import errno
 import io
+import os
+import signal
+import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, BinaryIO
 
 import torch
 
-from pagan_lightning.checkpoint import AtomicCheckpointIO
+from pagan_lightning.checkpoint import AtomicCheckpointIO, load_checkpoint
 from pagan_lightning.module import PAGAN
 
 
@@ -84,3 +88,31 @@ class StallingCheckpointIO(AtomicCheckpointIO):
                 f.truncate(tmp.stat().st_size // 2)
             self.marker.touch()
             time.sleep(600)
+
+
+def kill_when(cmd: list[str], ready: Callable[[], bool], env: dict[str, str]) -> None:
+    """Start ``cmd``, SIGKILL it and every process it started (DDP ranks) as soon as
+    ``ready()``, as a machine failure would; it must not have finished before."""
+    process = subprocess.Popen(
+        cmd,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env=env,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 300
+    while not ready():
+        assert process.poll() is None, f"run ended before the kill: {process.stderr.read()[-2000:]}"
+        assert time.monotonic() < deadline, "kill point never reached"
+        time.sleep(0.05)
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    process.stderr.close()
+
+
+def last_step(run_dir: Path) -> int:
+    path = run_dir / "checkpoints" / "last.ckpt"
+    try:
+        return load_checkpoint(path)["global_step"]
+    except Exception:  # not written yet, or being replaced right now
+        return -1

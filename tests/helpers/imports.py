@@ -37,8 +37,8 @@ def import_graph() -> dict[str, set[str]]:
 
 # the layers, lowest first: a module imports from its own layer or lower ones, never higher
 LAYERS = {
-    "foundations": ("errors", "compat", "safe_files", "paper"),
-    "parts": ("nets", "objectives", "augment", "data", "inference"),
+    "foundations": ("errors", "compat", "safe_files", "paper", "specs", "trust"),
+    "parts": ("nets", "objectives", "augment", "games", "data", "inference"),
     "algorithm": ("algorithm", "checkpoint"),
     "models": ("module", "vae"),
     "evaluation": ("metrics", "figures", "callbacks", "probe", "summary"),

@@ -39,6 +39,7 @@ from pagan_lightning.figures import (
 from pagan_lightning.metrics import compute_metrics, metrics_config
 from pagan_lightning.paper import PAPER
 from pagan_lightning.rundir import row_name, run_dir
+from pagan_lightning.trust import recorded_for
 
 log = logging.getLogger(__name__)
 COLUMNS = {
@@ -144,7 +145,8 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"
     checkpoint = load_checkpoint(cfg.ckpt_path, map_location=device)  # read once
-    model = module_from_checkpoint(checkpoint, map_location=device).eval()
+    trusted = [*recorded_for(cfg.ckpt_path), *cfg.trusted]  # the run's and this command's
+    model = module_from_checkpoint(checkpoint, map_location=device, trusted=trusted).eval()
     augmenter = aug_baseline(cfg, model)
     run = Path(run_dir(cfg.ckpt_path))
     datamodule = instantiate(data_config(cfg, run))

@@ -3,12 +3,14 @@ probe of :mod:`pagan_lightning.probe` for every pair mode on real Fashion-MNIST,
 trained checkpoints; prints a markdown table."""
 
 import argparse
+import sys
 import time
 
 import torch
 
 from pagan_lightning.augment import ReflectPadCrop
 from pagan_lightning.checkpoint import load_module
+from pagan_lightning.errors import UserError
 from pagan_lightning.nets import PAIR_MODES, PairDiscriminator
 from pagan_lightning.probe import fashion_mnist_images, read_pair_discriminator, train_pair_probe
 
@@ -25,13 +27,22 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--system-dir", default="/usr/share/datasets/fashion-mnist")
     parser.add_argument("--data-dir", default="data")
     parser.add_argument("--ckpt", nargs="+", help="trained Fashion-MNIST PAGAN checkpoints")
+    parser.add_argument(
+        "--trusted",
+        nargs="+",
+        default=[],
+        help="packages whose classes the checkpoints may name, besides those their runs trusted",
+    )
     args = parser.parse_args(argv)
     n_train = 0 if args.ckpt else args.n_train
     train, test = fashion_mnist_images(n_train, args.n_test, args.system_dir, args.data_dir)
     if args.ckpt:
         print("| checkpoint | pair_match | real_over_rec |\n|---|---|---|")
         for path in args.ckpt:
-            model = load_module(path).eval()
+            try:
+                model = load_module(path, trusted=args.trusted).eval()
+            except UserError as err:
+                sys.exit(f"error: {err}")
             torch.manual_seed(0)
             read = read_pair_discriminator(model, test)
             print(f"| {path} | {read['pair_match']:.3f} | {read['real_over_rec']:.3f} |")

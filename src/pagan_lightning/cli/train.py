@@ -10,12 +10,13 @@ from pathlib import Path
 
 import hydra
 import pytorch_lightning as pl
-from hydra.errors import InstantiationException
+import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.utilities import rank_zero_only
 
 from pagan_lightning import rundir
+from pagan_lightning.augment import check_augmenter
 from pagan_lightning.compat import ddp_relaunches_this_job
 from pagan_lightning.configs import config_dir, instantiate_all, instantiate_model
 from pagan_lightning.errors import ConfigError, UserError, exit_with
@@ -62,13 +63,11 @@ def train(cfg: DictConfig) -> pl.Trainer:
         pl.seed_everything(cfg.seed, workers=True)
     save_config(cfg, output_dir)
 
-    try:  # sizes the networks cannot take fail here, before any data is touched
-        model = instantiate_model(cfg)
-    except InstantiationException as err:
-        cause: BaseException = err
-        while cause.__cause__ is not None:  # Hydra wraps each nesting level
-            cause = cause.__cause__
-        raise ConfigError(f"cannot build the model from cfg.model: {cause}") from None
+    model = instantiate_model(cfg)  # sizes the networks cannot take fail here, before any data
+    if getattr(model, "augmenter", None) is not None:  # the contract of a(x), before any data
+        size, channels = cfg.data.image_size, cfg.data.channels
+        images = torch.rand(8, channels, size, size, generator=torch.Generator().manual_seed(0))
+        check_augmenter(model.augmenter, images * 2 - 1)
     datamodule: pl.LightningDataModule = instantiate(cfg.data)
     datamodule.prepare_data()  # fail on missing data before building the trainer
     trainer: pl.Trainer = instantiate(
