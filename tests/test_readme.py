@@ -35,6 +35,16 @@ NOT_RUN = {
     "pagan-train -m experiment=table": "GPU, paper scale",
     "torchrun": "several nodes",
     "pagan-train -m hydra/launcher=slurm": "a SLURM cluster",
+    **dict.fromkeys(
+        [
+            "pagan-train hydra.searchpath=[pkg://my_pagan.conf]",
+            "pagan-train -m hydra.searchpath=[pkg://my_pagan.conf]",
+            "pagan-collect outputs/my_pagan/",
+            "pagan-evaluate ckpt_path=outputs/my_pagan/",
+            "python -m pagan_lightning.cli.probe --ckpt outputs/my_pagan/",
+        ],
+        "tests/test_extension.py runs it from a copy of examples/my_pagan outside the repository",
+    ),
 }
 
 

@@ -83,7 +83,7 @@ def test_sigkill_mid_run_then_resume_equals_uninterrupted(
     data: Path, reference: Path, tmp_path: Path
 ) -> None:
     run_dir = tmp_path / "run"
-    kill_when(command(data, run_dir), lambda: last_step(run_dir) >= 7, importing_tests())
+    kill_when(command(data, run_dir), lambda: last_step(run_dir) >= 7)
     resumed_from = last_step(run_dir)
     assert 0 < resumed_from < STEPS
     finish(command(data, run_dir, "ckpt_path=last"))
@@ -98,7 +98,7 @@ def test_sigkill_while_writing_last_ckpt_keeps_the_previous_one(
         "trainer.plugins=[{_target_:tests.helpers.faults.StallingCheckpointIO,"
         f"stall_step:9,stall_name:last.ckpt,marker:'{marker}'}}]"
     )
-    kill_when(command(data, run_dir, stalling), marker.exists, importing_tests())
+    kill_when(command(data, run_dir, stalling), marker.exists)
     checkpoints = run_dir / "checkpoints"
     assert [p.name for p in checkpoints.glob(".last.ckpt.tmp-*")]  # the half-written file
     assert last_step(run_dir) == 6  # last.ckpt is still the complete previous checkpoint

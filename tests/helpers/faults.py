@@ -15,6 +15,7 @@ import torch
 
 from pagan_lightning.checkpoint import AtomicCheckpointIO, load_checkpoint
 from pagan_lightning.module import PAGAN
+from tests.helpers.configs import importing_tests
 
 
 def poison(model: PAGAN, net: str, after_calls: int = 0) -> None:
@@ -90,14 +91,14 @@ class StallingCheckpointIO(AtomicCheckpointIO):
             time.sleep(600)
 
 
-def kill_when(cmd: list[str], ready: Callable[[], bool], env: dict[str, str]) -> None:
+def kill_when(cmd: list[str], ready: Callable[[], bool], env: dict[str, str] | None = None) -> None:
     """Start ``cmd``, SIGKILL it and every process it started (DDP ranks) as soon as
     ``ready()``, as a machine failure would; it must not have finished before."""
     process = subprocess.Popen(
         cmd,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
-        env=env,
+        env=env or importing_tests(),
         start_new_session=True,
     )
     deadline = time.monotonic() + 300
