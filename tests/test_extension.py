@@ -19,7 +19,7 @@ from pagan_lightning.data import FashionMNISTDataModule
 from pagan_lightning.errors import ConfigError
 from pagan_lightning.nets import Discriminator, Encoder, Generator, LatentDiscriminator
 from tests.helpers.configs import console_script, importing_tests, quiet_trainer, synthetic_training
-from tests.helpers.faults import kill_when, last_step
+from tests.helpers.faults import kill_when, last_step, logged_losses
 from tests.helpers.files import write_mnist_like
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "my_pagan"
@@ -64,17 +64,6 @@ def run(cmd: list[str], user: dict, ok: bool = True) -> subprocess.CompletedProc
     return out
 
 
-def losses(run_dir: Path) -> dict[int, dict[str, str]]:
-    import csv
-
-    rows: dict[int, dict[str, str]] = {}
-    with open(run_dir / "csv" / "metrics.csv") as f:
-        for row in csv.DictReader(f):
-            if row.get("train/g"):
-                rows[int(row["step"])] = {k: v for k, v in row.items() if k.startswith("train/")}
-    return rows
-
-
 @pytest.fixture(scope="module")
 def trained(user: dict) -> Path:
     run_dir = user["root"] / "reference"
@@ -89,7 +78,7 @@ def test_user_parts_train_with_a_new_game_and_its_loss_name(trained: Path) -> No
     assert "mode" not in hparams["disc_pair"]  # no experiment writes keys into a user's part
     assert hparams["game_objectives"] == {"pair": {"_target_": "my_pagan.HingeGAN"}}
     assert hparams["extra_games"]["x_rec"]["_target_"] == "my_pagan.ReconstructionGame"
-    logged = losses(trained)
+    logged = logged_losses(trained)
     assert sorted(logged) == list(range(STEPS))
     assert {"train/d_x", "train/d_z", "train/d_pair", "train/d_x_rec"} <= set(logged[0])
     assert "trusted:\n- my_pagan\n" in (trained / "config_resolved.yaml").read_text()
@@ -106,7 +95,7 @@ def test_sigkill_then_resume_equals_the_uninterrupted_run(
     kill_when(train_cmd(user, run_dir, stalling), marker.exists, user["env"])
     assert last_step(run_dir) == 3
     run(train_cmd(user, run_dir, "ckpt_path=last"), user)
-    assert losses(run_dir) == losses(trained)
+    assert logged_losses(run_dir) == logged_losses(trained)
     weights = [
         load_checkpoint(r / "checkpoints" / "last.ckpt")["state_dict"] for r in (run_dir, trained)
     ]

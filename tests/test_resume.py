@@ -8,7 +8,6 @@ resumed with ``ckpt_path=last`` into its own folder, and compared with a run nev
 every logged loss of every step, and the final weights, must be equal - not close.
 """
 
-import csv
 import subprocess
 from pathlib import Path
 
@@ -17,7 +16,7 @@ import torch
 
 from pagan_lightning.checkpoint import load_checkpoint
 from tests.helpers.configs import console_script, importing_tests, run_cli, synthetic_training
-from tests.helpers.faults import kill_when, last_step
+from tests.helpers.faults import kill_when, last_step, logged_losses
 from tests.helpers.files import write_mnist_like
 
 STEPS = 20
@@ -45,13 +44,7 @@ def finish(cmd: list[str]) -> None:
 
 
 def logged(run_dir: Path) -> dict[int, dict[str, str]]:
-    """Losses by step; where a killed attempt and its resume both logged a step, the last row."""
-    rows: dict[int, dict[str, str]] = {}
-    with open(run_dir / "csv" / "metrics.csv") as f:
-        for row in csv.DictReader(f):
-            if row.get("train/g"):
-                rows[int(row["step"])] = {k: row[k] for k in LOSSES}
-    return rows
+    return logged_losses(run_dir, LOSSES)
 
 
 @pytest.fixture(scope="module")

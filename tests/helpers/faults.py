@@ -1,6 +1,7 @@
 """Faults injected into a run: networks that start returning NaN, a disk that fills up, a save
 that stalls half-way (for a SIGKILL during the write), and the SIGKILL itself."""
 
+import csv
 import errno
 import io
 import os
@@ -117,3 +118,16 @@ def last_step(run_dir: Path) -> int:
         return load_checkpoint(path)["global_step"]
     except Exception:  # not written yet, or being replaced right now
         return -1
+
+
+def logged_losses(run_dir: Path, keys: list[str] | None = None) -> dict[int, dict[str, str]]:
+    """The training losses of ``<run>/csv/metrics.csv`` by step (``keys``, or every
+    ``train/*`` column), as logged strings; where a killed attempt and its resume both logged a
+    step, the last row."""
+    rows: dict[int, dict[str, str]] = {}
+    with open(run_dir / "csv" / "metrics.csv") as f:
+        for row in csv.DictReader(f):
+            if row.get("train/g"):
+                names = keys or [k for k in row if k.startswith("train/")]
+                rows[int(row["step"])] = {k: row[k] for k in names}
+    return rows
