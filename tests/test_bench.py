@@ -29,11 +29,16 @@ def test_plain_step_does_the_work_of_training_step(tmp_path: Path) -> None:
 def test_bench_runs_end_to_end_and_prints_the_ratio_last(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    """(With a learning-rate schedule, which the plain loop leaves out: it costs no time.)"""
+    """Counted FLOPs, the share of peak, the speed-up against another config. (With a
+    learning-rate schedule, which the plain loop leaves out: it costs no time.)"""
     args = ["--steps", "2", "--warmup", "1", "--rounds", "2", "--sweep-rounds", "1"]
     args += ["--batch-sizes", "4,8", "model/lr_schedule=linear"]
-    ratio = bench.main([*args, "--eval-images", "8", *TINY, "data.batch_size=8"])
+    against = ["--against", "model.update_order=alternating"]
+    ratio = bench.main([*args, "--eval-images", "8", *TINY, "data.batch_size=8", *against])
     lines = capsys.readouterr().out.strip().splitlines()
+    assert any(line.startswith("one generator step: ") and "GFLOP" in line for line in lines)
+    assert any(line.startswith("against ") and "% of peak" in line for line in lines)
+    assert any(line.startswith("speed-up of the trainer against it: ") for line in lines)
     assert lines[-1] == f"trainer/plain throughput ratio: {ratio:.3f}" and ratio > 0
     assert any(line.startswith("evaluation: ") for line in lines)
     assert [line.split()[0] for line in lines if line.split()[:1] in (["4"], ["8"])] == ["4", "8"]

@@ -131,7 +131,7 @@ def rank_process(rank: int, spec: dict) -> None:
     tmp_path = spec["tmp_path"]
     model = build(spec["overrides"], tmp_path, spec["noise"])
     if rank == spec.get("nan_rank"):  # D_x outputs NaN from step 1 on, on this rank only
-        poison(model, "disc_x", after_calls=2)
+        poison(model, "disc_x", after_calls=1)
     cfg = compose_train(["trainer=ddp"], tmp_path)
     trainer = quiet_trainer(
         tmp_path,
@@ -198,8 +198,10 @@ def test_a_non_finite_loss_on_one_rank_is_skipped_on_all(tmp_path: Path) -> None
         assert torch.isfinite(rank0[key]).all() and torch.equal(rank0[key], rank1[key]), key
 
 
-def test_one_ddp_step_equals_one_step_on_the_global_batch(tmp_path: Path) -> None:
-    """One DDP step with batch B per rank on 2 ranks == one single-process step with batch 2B.
+@pytest.mark.parametrize("order", ["simultaneous", "alternating"])
+def test_one_ddp_step_equals_one_step_on_the_global_batch(order: str, tmp_path: Path) -> None:
+    """One DDP step with batch B per rank on 2 ranks == one single-process step with batch 2B,
+    in either update order (the simultaneous one averages its gradients outside DDP's reducer).
 
     Made comparable (``COMPARABLE``, ``build``): z and the posterior noise of the 2B samples are
     drawn once and each process takes the rows of its samples; the identity augmenter; SGD
@@ -211,11 +213,12 @@ def test_one_ddp_step_equals_one_step_on_the_global_batch(tmp_path: Path) -> Non
     1e-6 absolute on parameters of size ~0.02-1 after an SGD step of lr=0.1.
     """
     noise = (torch.randn(2 * B, 8), torch.randn(2 * B, 8))  # latent_dim=8 in TINY
-    single = build(COMPARABLE, tmp_path, noise)
+    comparable = [*COMPARABLE, f"model.update_order={order}"]
+    single = build(comparable, tmp_path, noise)
     initial = copy.deepcopy(single.state_dict())
     data = DataLoader(TensorDataset(images(2 * B)), batch_size=2 * B)
     quiet_trainer(tmp_path, max_steps=1).fit(single, data)
-    rank0, rank1 = fit_ddp(tmp_path, COMPARABLE, steps=1, n_images=2 * B, noise=noise)
+    rank0, rank1 = fit_ddp(tmp_path, comparable, steps=1, n_images=2 * B, noise=noise)
 
     for name, value in single.state_dict().items():
         if name.endswith(("original", "weight", "bias")):  # the parameters

@@ -1,11 +1,14 @@
+import copy
 from pathlib import Path
 
 import pytest
 import pytorch_lightning as pl
 import torch
+import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
+from pagan_lightning import algorithm
 from pagan_lightning.augment import Augmenter
 from pagan_lightning.callbacks import ImageGrids
 from pagan_lightning.configs import instantiate_model
@@ -86,9 +89,13 @@ def test_one_step_updates_every_network(tiny_model: PAGAN, tmp_path: Path) -> No
     assert not any(unchanged(before, tiny_model).values()), unchanged(before, tiny_model)
 
 
-def test_each_backward_reaches_only_its_own_networks(tiny_model: PAGAN, tmp_path: Path) -> None:
+@pytest.mark.parametrize("order", ["simultaneous", "alternating"])
+def test_each_backward_reaches_only_its_own_networks(
+    order: str, tiny_model: PAGAN, tmp_path: Path
+) -> None:
     """Phase 1 (discriminator loss) fills gradients of D_x, D_z, D_xx only; phase 2 (L_g + L_e)
-    fills gradients of G and E only."""
+    fills gradients of G and E only, in either update order."""
+    tiny_model.hparams.update_order = order
     phases: list[set[str]] = []
     backward = tiny_model.manual_backward
 
@@ -112,6 +119,52 @@ def test_each_backward_reaches_only_its_own_networks(tiny_model: PAGAN, tmp_path
     tiny_model.manual_backward = recording_backward
     fit(tiny_model, 1, tmp_path)
     assert phases == [{"disc_x", "disc_z", "disc_pair"}, {"generator", "encoder"}]
+
+
+SGD = [
+    f"model.{opt}.{change}"
+    for opt in ("optimizer_g", "optimizer_d")
+    for change in ("_target_=torch.optim.SGD", "lr=1.0")
+] + ["~model.optimizer_g.betas", "~model.optimizer_d.betas"]
+
+
+def test_a_simultaneous_step_follows_the_gradients_of_algorithm_1(tmp_path: Path) -> None:
+    """One simultaneous step with SGD(lr=1) moves every parameter by minus its network's
+    gradient in Algorithm 1, all taken against the same discriminators: L_d (the three games'
+    non-saturating losses, eqs. 5, 6, 11) for D_x, D_z, D_xx; L_g (the D_x and D_xx terms) for
+    G; L_e (the D_z and D_xx terms) for E. The losses are written out here from the same draws
+    (seed, loader, then z, the posterior noise, a(x)) and one pass of each critic over
+    cat(real, fake)."""
+    model = instantiate_model(compose_train([*TINY, *SGD], tmp_path))
+    assert model.hparams.update_order == "simultaneous"
+    reference = copy.deepcopy(model)
+    x = torch.rand(8, 1, 32, 32) * 2 - 1
+    torch.manual_seed(1)
+    quiet_trainer(tmp_path, max_steps=1).fit(model, DataLoader(TensorDataset(x), batch_size=8))
+    torch.manual_seed(1)
+    for (batch,) in DataLoader(TensorDataset(x), batch_size=8):  # draws the loader's seed too
+        s = algorithm.draw_samples(reference, batch)
+
+    def outputs(critic: nn.Module, real: tuple, fake: tuple) -> tuple[torch.Tensor, ...]:
+        return critic(*[torch.cat([r, f]) for r, f in zip(real, fake, strict=True)]).chunk(2)
+
+    real_x, fake_x = outputs(reference.disc_x, (x,), (s.x_prior,))
+    real_z, fake_z = outputs(reference.disc_z, (s.z,), (s.z_hat,))
+    real_p, fake_p = outputs(reference.disc_pair, (x, reference.augmenter(x)), (x, s.x_rec))
+    pairs = [(real_x, fake_x), (real_z, fake_z), (real_p, fake_p)]
+    loss_d = sum(F.softplus(-r).mean() + F.softplus(f).mean() for r, f in pairs)
+    loss_g = F.softplus(-fake_x).mean() + F.softplus(-fake_p).mean()
+    loss_e = F.softplus(-fake_z).mean() + F.softplus(-fake_p).mean()
+    for names, loss in (
+        (("disc_x", "disc_z", "disc_pair"), loss_d),
+        (("generator",), loss_g),
+        (("encoder",), loss_e),
+    ):
+        before = [p for name in names for p in getattr(reference, name).parameters()]
+        after = [p for name in names for p in getattr(model, name).parameters()]
+        grads = torch.autograd.grad(loss, before, retain_graph=True)
+        for b, a, g in zip(before, after, grads, strict=True):
+            torch.testing.assert_close(b - a, g, atol=1e-6, rtol=1e-4, msg=str(names))
 
 
 def test_pairs_follow_eq_11(tiny_model: PAGAN, tmp_path: Path) -> None:

@@ -6,8 +6,15 @@ work of a training step is written once:
 
 1. :func:`draw_samples`: z ~ p(z), z_hat ~ q(z|x), x_prior = G(z), x_rec = G(z_hat);
 2. :func:`discriminator_losses`: the three games, D_x on x vs x_prior (eq. 5), D_z on z vs
-   z_hat (eq. 6), D_xx on (x, a(x)) vs (x, x_rec) (eq. 11), samples detached;
-3. :func:`generator_losses`: L_g and L_e of Algorithm 1 against the (updated) discriminators.
+   z_hat (eq. 6), D_xx on (x, a(x)) vs (x, x_rec) (eq. 11);
+3. :func:`generator_losses`: L_g and L_e of Algorithm 1.
+
+Two update orders (``PAGAN(update_order=...)``): ``simultaneous`` is Algorithm 1 as written,
+every loss against the same discriminators: one pass of each critic over the real and the
+(attached) fake inputs serves both its loss and the generator's, then every network is updated.
+``alternating`` detaches the fakes, updates the discriminators first, and computes L_g and L_e
+against the updated ones (a second pass of each critic over the fakes), as in Lightning's GAN
+example.
 
 The games (:mod:`pagan_lightning.games`) say what each critic compares and with which objective.
 """
@@ -57,36 +64,48 @@ def draw_samples(parts: Parts, x: Tensor) -> Samples:
     return Samples(x, z, z_hat, parts.generator(z), parts.generator(z_hat))
 
 
-def discriminator_losses(parts: Parts, s: Samples) -> tuple[dict[str, Tensor], Tensor]:
-    """The loss of each game's critic under the game's objective, samples detached; real and
-    fake go through each critic in one pass. Returns ``d_<game>`` (gradient penalty included)
-    and ``gp_<game>`` by name, and their sum to minimise."""
+def discriminator_losses(
+    parts: Parts, s: Samples, detach: bool = True
+) -> tuple[dict[str, Tensor], Tensor, dict[str, Tensor]]:
+    """The loss of each game's critic under the game's objective; real and fake go through
+    each critic in one pass. Returns ``d_<game>`` (gradient penalty included) and ``gp_<game>``
+    by name, their sum to minimise, and each critic's output on the fakes by game name: with
+    ``detach=False`` the fakes keep their graph, so those outputs also serve
+    :func:`generator_losses` (the simultaneous order; the gradient penalty always sees
+    detached fakes)."""
     games = parts.games()
     inputs = {  # every real input first: a(x) draws before any gradient penalty does
-        name: (game.real(s, parts.augmenter), tuple(t.detach() for t in game.fake(s)))
-        for name, game in games.items()
+        name: (game.real(s, parts.augmenter), game.fake(s)) for name, game in games.items()
     }
-    losses = {}
+    losses, fake_outputs = {}, {}
     for name, game in games.items():
         real, fake = inputs[name]
-        both = [torch.cat([r, f]) for r, f in zip(real, fake, strict=True)]
-        real_out, fake_out = game(*both).float().chunk(2)
-        losses[f"d_{name}"] = objective_of(parts, game).discriminator_loss(real_out, fake_out)
+        detached = tuple(t.detach() for t in fake)
+        both = [torch.cat([r, f]) for r, f in zip(real, detached if detach else fake, strict=True)]
+        real_out, fake_outputs[name] = game(*both).float().chunk(2)
+        objective = objective_of(parts, game)
+        losses[f"d_{name}"] = objective.discriminator_loss(real_out, fake_outputs[name])
         penalty = penalty_of(parts, game)
         if penalty is not None:
-            losses[f"gp_{name}"] = penalty(game.critic, real, fake)
+            losses[f"gp_{name}"] = penalty(game.critic, real, detached)
             losses[f"d_{name}"] = losses[f"d_{name}"] + losses[f"gp_{name}"]
-    return losses, sum(losses[f"d_{name}"] for name in games)
+    return losses, sum(losses[f"d_{name}"] for name in games), fake_outputs
 
 
-def generator_losses(parts: Parts, s: Samples) -> tuple[dict[str, Tensor], Tensor]:
+def generator_losses(
+    parts: Parts, s: Samples, fake_outputs: dict[str, Tensor] | None = None
+) -> tuple[dict[str, Tensor], Tensor]:
     """L_g (``g``) and L_e (``e``) of Algorithm 1 (and ``rec``, PAGAN-L1's pixel term), and
     the one loss whose gradient is both: the sum of every game's generator term (and ``rec``)
     once. Its gradient in theta is dL_g/d theta and in phi dL_e/d phi, since a game that is
-    not in L_g (L_e) does not depend on theta (phi): x_prior not on phi, z_hat not on theta."""
+    not in L_g (L_e) does not depend on theta (phi): x_prior not on phi, z_hat not on theta.
+    The critics' outputs on the fakes come from ``fake_outputs`` (those of
+    :func:`discriminator_losses` with ``detach=False``) or from a new pass of each critic."""
     games = parts.games()
+    if fake_outputs is None:
+        fake_outputs = {name: game(*game.fake(s)).float() for name, game in games.items()}
     terms = {
-        name: objective_of(parts, game).generator_loss(game(*game.fake(s)).float())
+        name: objective_of(parts, game).generator_loss(fake_outputs[name])
         for name, game in games.items()
     }
     rec = parts.reconstruction(s.x, s.x_rec) if parts.reconstruction is not None else None

@@ -1,5 +1,10 @@
-"""What the entry points share about configs: where ``conf/`` is and how a config becomes
-objects (Hydra ``instantiate``), so that no entry point imports another."""
+"""What the entry points share about configs: where ``conf/`` is, how a config becomes
+objects (Hydra ``instantiate``), and the resolvers configs may use, so that no entry point
+imports another.
+
+Resolvers: ``${auto_precision:}`` is ``bf16-mixed`` where bf16 runs natively, else ``32-true``,
+and ``${native_bf16:}`` says whether it does (:mod:`pagan_lightning.hardware`).
+"""
 
 from pathlib import Path
 from typing import Any
@@ -7,9 +12,13 @@ from typing import Any
 import pytorch_lightning as pl
 from hydra.errors import InstantiationException
 from hydra.utils import instantiate
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
+from pagan_lightning import hardware
 from pagan_lightning.errors import ConfigError
+
+OmegaConf.register_new_resolver("auto_precision", hardware.auto_precision, replace=True)
+OmegaConf.register_new_resolver("native_bf16", hardware.native_bf16, replace=True)
 
 
 def config_dir() -> str:
@@ -38,3 +47,14 @@ def instantiate_model(cfg: DictConfig) -> pl.LightningModule:
         while cause.__cause__ is not None:  # Hydra wraps each nesting level
             cause = cause.__cause__
         raise ConfigError(f"cannot build the model from cfg.model: {cause}") from None
+
+
+def automatic_precision(cfg: DictConfig) -> str | None:
+    """What ``trainer.precision: ${auto_precision:}`` chose and why, or None when the config
+    sets the precision itself."""
+    if "auto_precision" not in str(OmegaConf.to_container(cfg.trainer)["precision"]):
+        return None
+    return (
+        f"trainer.precision={cfg.trainer.precision} (automatic: {hardware.bf16_support()}; "
+        f"override with trainer.precision=32-true or bf16-mixed)"
+    )

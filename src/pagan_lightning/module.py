@@ -8,13 +8,15 @@ records the spec of each (:mod:`pagan_lightning.specs`), so that
 
 import contextlib
 import functools
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Literal
 
 import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
-from torch import nn
+from torch import Tensor, nn
+from torch._utils import _flatten_dense_tensors, _unflatten_dense_tensors
+from torch.nn.parallel import DistributedDataParallel
 
 from pagan_lightning import algorithm
 from pagan_lightning.augment import Augmenter, ReflectPadCrop
@@ -22,7 +24,7 @@ from pagan_lightning.checkpoint import ExactResume
 from pagan_lightning.compat import uncount_optimizer_steps
 from pagan_lightning.data.base import images_of
 from pagan_lightning.errors import ConfigError, NonFiniteLossError
-from pagan_lightning.games import Game, ImageGame, LatentGame, PairGame
+from pagan_lightning.games import Game, ImageGame, LatentGame, PairGame, Samples
 from pagan_lightning.inference import LatentVariableModel
 from pagan_lightning.nets.encoder import Encoder
 from pagan_lightning.nets.pair import pair_match
@@ -44,10 +46,11 @@ class PAGAN(ExactResume, LatentVariableModel, pl.LightningModule):
     - ``pair``: D_xx plays the real pair (x, x_aug) vs the fake pair (x, x_rec) (eq. 11),
 
     and any ``extra_games``; G and E minimise the generator losses L_g and L_e. Each batch
-    makes one discriminator step on every game (samples detached), then one generator/encoder
-    step against the updated discriminators that reuses the same samples, as in Lightning's
-    GAN example. With ``n_dis > 1`` the generator/encoder is updated on every ``n_dis``-th
-    batch only (counted across epochs and resumes); ``global_step`` counts generator updates.
+    makes one discriminator step on every game and one generator/encoder step on the same
+    samples, in the order ``update_order`` says (:mod:`pagan_lightning.algorithm`). With
+    ``n_dis > 1`` the generator/encoder is updated on every ``n_dis``-th batch only (counted
+    across epochs and resumes; the other batches step the discriminators alone, fakes
+    detached); ``global_step`` counts generator updates.
 
     Every part is a built object or a spec (a mapping with ``_target_``).
 
@@ -66,6 +69,10 @@ class PAGAN(ExactResume, LatentVariableModel, pl.LightningModule):
             once per generator/encoder update (``model/lr_schedule=linear``: linear decay to 0
             at ``trainer.max_steps``); ``None``: constant learning rates, as in the paper.
         n_dis: discriminator updates per generator/encoder update.
+        update_order: ``simultaneous``: every loss against the same discriminators, one pass
+            of each critic over the fakes serving L_d and L_g / L_e, then all updates
+            (Algorithm 1); ``alternating``: the discriminator step first, then L_g / L_e
+            against the updated discriminators (a second pass over the fakes).
         reconstruction: optional pixel reconstruction term ``(x, x_rec) -> loss`` added to L_g
             and L_e (PAGAN-L1, with ``disc_pair=None``).
         gradient_penalty: optional penalty ``(critic, real, fake) -> loss`` added to the loss of
@@ -110,6 +117,7 @@ class PAGAN(ExactResume, LatentVariableModel, pl.LightningModule):
         optimizer_d: Part | None = None,
         lr_schedule: Part | None = None,
         n_dis: int = 1,
+        update_order: Literal["simultaneous", "alternating"] = "simultaneous",
         reconstruction: Part | None = None,
         gradient_penalty: Part | None = None,
         game_objectives: Mapping[str, Part] | None = None,
@@ -134,6 +142,7 @@ class PAGAN(ExactResume, LatentVariableModel, pl.LightningModule):
             "optimizer_d": adam if optimizer_d is None else optimizer_d,
             "lr_schedule": lr_schedule,
             "n_dis": n_dis,
+            "update_order": update_order,
             "reconstruction": reconstruction,
             "gradient_penalty": gradient_penalty,
             "game_objectives": dict(game_objectives or {}),
@@ -175,6 +184,10 @@ class PAGAN(ExactResume, LatentVariableModel, pl.LightningModule):
             raise ConfigError(
                 f"augmenter must be an nn.Module (subclass {Augmenter.__module__}.Augmenter), "
                 f"got {type(self.augmenter).__qualname__}"
+            )
+        if update_order not in ("simultaneous", "alternating"):
+            raise ConfigError(
+                f"model.update_order must be simultaneous or alternating, got {update_order!r}"
             )
         if on_non_finite not in ("raise", "skip"):
             raise ValueError(f"on_non_finite must be 'raise' or 'skip', got {on_non_finite!r}")
@@ -270,39 +283,95 @@ class PAGAN(ExactResume, LatentVariableModel, pl.LightningModule):
         self._d_steps += 1
         self.d_steps += 1
 
-        # Algorithm 1 (pagan_lightning.algorithm): draw, step D on the three games, then
-        # step G and E against the updated discriminators, reusing the same samples
+        # Algorithm 1 (pagan_lightning.algorithm) in the configured update order
+        simultaneous = update_g and self.hparams.update_order == "simultaneous"
         with torch.set_grad_enabled(update_g):
             samples = algorithm.draw_samples(self, x)
-        losses, loss_d = algorithm.discriminator_losses(self, samples)
-        if self._finite(losses, "discriminator"):
-            opt_d.zero_grad(set_to_none=True)
-            self.manual_backward(loss_d)
-            opt_d.step()
-
-        if update_g:
-            # Toggling opt_g freezes the discriminators (requires_grad=False) so that they
-            # stay out of this graph: under DDP the reducer then finds them unused instead of
-            # waiting for their gradients.
-            self.toggle_optimizer(opt_g)
-            losses_g, loss_g = algorithm.generator_losses(self, samples)
-            losses |= losses_g
-            opt_g.zero_grad(set_to_none=True)
-            if self._finite(losses_g, "G/E"):
-                self.manual_backward(loss_g)
-            # a skipped update steps with no gradients: parameters and Adam state stay as
-            # they are, but the step counts, so max_steps still ends the run
-            opt_g.step()
-            self.untoggle_optimizer(opt_g)
-            if self.make_lr_schedule is not None:
-                for scheduler in self.lr_schedulers():
-                    scheduler.step()
+        losses, loss_d, fake_outputs = algorithm.discriminator_losses(
+            self, samples, detach=not simultaneous
+        )
+        if simultaneous:
+            losses |= self._simultaneous_step(opt_g, opt_d, samples, losses, loss_d, fake_outputs)
+        else:
+            if self._finite(losses, "discriminator"):
+                opt_d.zero_grad(set_to_none=True)
+                self.manual_backward(loss_d)
+                opt_d.step()
+            if update_g:
+                losses |= self._generator_step(opt_g, samples)
+        if update_g and self.make_lr_schedule is not None:
+            for scheduler in self.lr_schedulers():
+                scheduler.step()
 
         # not prog_bar=True, which copies each value to the host after every batch: loggers
         # read them every log_every_n_steps, callbacks.LossProgressBar when it refreshes
         self.log_dict({f"train/{k}": v.detach() for k, v in losses.items()}, on_step=True)
         if self.hparams.on_non_finite == "skip":
             self.log("train/skipped_updates", self.skipped_updates.float(), on_step=True)
+
+    def _generator_step(self, opt_g: Any, samples: Samples) -> dict[str, Tensor]:
+        """Alternating order: L_g and L_e against the updated discriminators (a new pass of
+        each critic over the fakes), one G/E step. Toggling opt_g freezes the discriminators
+        (requires_grad=False) so that they stay out of this graph: under DDP the reducer then
+        finds them unused instead of waiting for their gradients."""
+        self.toggle_optimizer(opt_g)
+        losses_g, loss_g = algorithm.generator_losses(self, samples)
+        opt_g.zero_grad(set_to_none=True)
+        if self._finite(losses_g, "G/E"):
+            self.manual_backward(loss_g)
+        # a skipped update steps with no gradients: parameters and Adam state stay as they
+        # are, but the step counts, so max_steps still ends the run
+        opt_g.step()
+        self.untoggle_optimizer(opt_g)
+        return losses_g
+
+    def _simultaneous_step(
+        self,
+        opt_g: Any,
+        opt_d: Any,
+        samples: Samples,
+        losses_d: dict[str, Tensor],
+        loss_d: Tensor,
+        fake_outputs: dict[str, Tensor],
+    ) -> dict[str, Tensor]:
+        """Simultaneous order (Algorithm 1): L_g and L_e from the critics' outputs that L_d
+        used, two backward passes over that one graph, each restricted to its own networks'
+        parameters (``inputs=``), then both steps."""
+        losses_g, loss_g = algorithm.generator_losses(self, samples, fake_outputs)
+        opt_d.zero_grad(set_to_none=True)
+        opt_g.zero_grad(set_to_none=True)
+        with self._local_gradients():
+            step_d = self._finite(losses_d, "discriminator")
+            if step_d:
+                inputs = self.discriminator_parameters()
+                self.manual_backward(loss_d, inputs=inputs, retain_graph=True)
+            if self._finite(losses_g, "G/E"):
+                self.manual_backward(loss_g, inputs=self.generator_parameters())
+        if step_d:
+            opt_d.step()
+        opt_g.step()  # counts even when skipped, as in the alternating order
+        return losses_g
+
+    @contextlib.contextmanager
+    def _local_gradients(self) -> Iterator[None]:
+        """Backward passes that each reach part of the graph, under DDP: DDP's reducer expects
+        one backward per forward to reach every parameter it found in the graph, so the passes
+        run without it (``no_sync``) and every gradient is then averaged over the ranks in one
+        all-reduce, as the reducer would have. Elsewhere nothing to do."""
+        model = self.trainer.strategy.model
+        if not isinstance(model, DistributedDataParallel):
+            yield
+            return
+        with model.no_sync():
+            yield
+        grads = [p.grad for p in self.parameters() if p.grad is not None]
+        if grads:
+            flat = _flatten_dense_tensors(grads)
+            torch.distributed.all_reduce(flat)
+            flat /= torch.distributed.get_world_size()
+            for grad, mean in zip(grads, _unflatten_dense_tensors(flat, grads), strict=True):
+                grad.copy_(mean)
+        model.require_forward_param_sync = True  # as after a synced backward: buffers broadcast
 
     def _finite(self, losses: dict[str, torch.Tensor], phase: str) -> bool:
         """Whether to take this update. ``skip``: False when a loss is non-finite on any rank

@@ -37,7 +37,7 @@ def import_graph() -> dict[str, set[str]]:
 
 # the layers, lowest first: a module imports from its own layer or lower ones, never higher
 LAYERS = {
-    "foundations": ("errors", "compat", "safe_files", "paper", "specs", "trust"),
+    "foundations": ("errors", "compat", "safe_files", "paper", "specs", "trust", "hardware"),
     "parts": ("nets", "objectives", "augment", "games", "data", "inference"),
     "algorithm": ("algorithm", "checkpoint"),
     "models": ("module", "vae"),

@@ -3,14 +3,19 @@
 ``python -m pagan_lightning.cli.bench [hydra overrides] [--steps N ...]`` (``make bench``) composes
 the training config as ``pagan-train`` would, then, in this one process and after warm-up:
 
-1. times training at the configured batch size, ``--rounds`` runs each of the Trainer and of
+1. counts the FLOPs of one training step (``torch.utils.flop_counter``: the convolutions and
+   matmuls of every forward and backward pass) and states the machine's peak with its
+   assumption (:mod:`pagan_lightning.hardware`);
+2. times training at the configured batch size, ``--rounds`` runs each of the Trainer and of
    a minimal plain loop (:func:`plain_step`) with the same networks, losses, optimizers,
    precision and memory layout, on the same in-memory batches, alternating which goes first;
-   prints generator steps/s, images/s and peak memory of each (fastest run) and their ratio;
-2. sweeps ``--batch-sizes`` (``--sweep-rounds`` runs each): the scaling curve of both;
-3. times evaluation throughput, images/s through a feature extractor (``--extractor``): the
-   discriminator body of D_x, or an Inception-v3 at 299x299 (random weights, the FID network's
-   cost).
+   prints generator steps/s, images/s, achieved GFLOP/s and share of peak, and peak memory of
+   each (fastest run), and their ratio; with ``--against OVERRIDE ...``, also the Trainer
+   under the config with those overrides (e.g. the previous default), and the speed-up;
+3. sweeps ``--batch-sizes`` (``--sweep-rounds`` runs each): the scaling curve of both;
+4. times evaluation throughput, images/s and GFLOP/s through a feature extractor
+   (``--extractor``): the discriminator body of D_x, or an Inception-v3 at 299x299 (random
+   weights, the FID network's cost).
 
 Its last line is ``trainer/plain throughput ratio: <x>``. Data loading is left out on purpose
 (random images in memory): the benchmark measures the training step and the framework around
@@ -37,7 +42,7 @@ from omegaconf import DictConfig
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from pagan_lightning import algorithm
+from pagan_lightning import algorithm, hardware
 from pagan_lightning.configs import config_dir, instantiate_model
 from pagan_lightning.module import PAGAN
 
@@ -124,13 +129,25 @@ def plain_step(
     amp: Callable[[], AbstractContextManager],
 ) -> None:
     """Algorithm 1 without Lightning: the functions of :mod:`pagan_lightning.algorithm` that
-    :meth:`PAGAN.training_step` calls, with plain optimizer steps (no logging, no non-finite
-    guard)."""
+    :meth:`PAGAN.training_step` calls, in the model's update order, with plain optimizer steps
+    (no logging, no non-finite guard)."""
+    simultaneous = update_g and model.hparams.update_order == "simultaneous"
     with amp(), torch.set_grad_enabled(update_g):
         samples = algorithm.draw_samples(model, x)
     with amp():
-        _, loss_d = algorithm.discriminator_losses(model, samples)
+        _, loss_d, fake_outputs = algorithm.discriminator_losses(
+            model, samples, detach=not simultaneous
+        )
     opt_d.zero_grad(set_to_none=True)
+    if simultaneous:
+        with amp():
+            _, loss_g = algorithm.generator_losses(model, samples, fake_outputs)
+        opt_g.zero_grad(set_to_none=True)
+        loss_d.backward(inputs=model.discriminator_parameters(), retain_graph=True)
+        loss_g.backward(inputs=model.generator_parameters())
+        opt_d.step()
+        opt_g.step()
+        return
     loss_d.backward()
     opt_d.step()
     if not update_g:
@@ -145,6 +162,29 @@ def plain_step(
     opt_g.step()
     for critic in critics:
         critic.requires_grad_(True)
+
+
+def step_flops(cfg: DictConfig, device: torch.device, batch_size: int) -> int:
+    """FLOPs of one generator step (``n_dis`` batches) of :func:`plain_step`, counted."""
+    model = build_model(cfg, device)
+    model.train()
+    opt_g, opt_d = model.make_optimizers()
+    n_dis = model.hparams.n_dis
+
+    def step() -> None:
+        for i, (x,) in enumerate(batches(cfg, batch_size, n_dis)):
+            x = x.to(device)
+            plain_step(model, x, opt_g, opt_d, i % n_dis == 0, lambda: autocast(cfg, device))
+
+    return hardware.count_flops(step)
+
+
+def machine_peak(cfg: DictConfig, device: torch.device) -> hardware.Peak | None:
+    """The peak FLOP/s of this device at the configured precision, where it can be derived."""
+    bf16 = str(cfg.trainer.precision) == "bf16-mixed"
+    if device.type == "cuda":
+        return hardware.cuda_peak(device, bf16)
+    return hardware.cpu_peak(torch.get_num_threads(), bf16)
 
 
 def time_plain(cfg: DictConfig, device: torch.device, batch_size: int, warmup: int, steps: int):
@@ -254,10 +294,19 @@ def time_extractor(
     return len(images) / (time.perf_counter() - start)
 
 
-def print_timing(label: str, timing: Timing) -> None:
+def print_timing(
+    label: str, timing: Timing, flops: int | None = None, peak: hardware.Peak | None = None
+) -> None:
+    """One line: steps/s, images/s, achieved GFLOP/s and share of ``peak``, peak memory."""
+    rate = ""
+    if flops is not None:
+        achieved = flops * timing.steps_per_s
+        rate = f" {achieved / 1e9:8.1f} GFLOP/s"
+        if peak is not None:
+            rate += f" {100 * achieved / peak.flops_per_s:5.1f} % of peak"
     print(
         f"{label:<8} {timing.steps_per_s:10.2f} gen steps/s {timing.images_per_s:10.1f} images/s"
-        f" {timing.peak_mib:10.0f} MiB peak"
+        f"{rate} {timing.peak_mib:10.0f} MiB peak"
     )
 
 
@@ -288,6 +337,14 @@ def parse(argv: Sequence[str]) -> tuple[argparse.Namespace, list[str]]:
     parser.add_argument(
         "--batch-sizes", default="", help="comma-separated sweep (default: half, 1x, 2x batch)"
     )
+    parser.add_argument(
+        "--against",
+        nargs="+",
+        default=None,
+        metavar="OVERRIDE",
+        help="also time the Trainer with these overrides added (e.g. the previous default: "
+        "model.update_order=alternating) and print the speed-up against it; give it last",
+    )
     parser.add_argument("--extractor", choices=("discriminator", "inception"), default=None)
     parser.add_argument("--eval-images", type=int, default=512)
     args, overrides = parser.parse_known_args(argv)
@@ -313,10 +370,31 @@ def main(argv: Sequence[str] | None = None) -> float:
         f" {args.warmup} warm-up + {args.steps} timed generator steps"
     )
 
+    flops = step_flops(cfg, device, batch)
+    peak = machine_peak(cfg, device)
+    print(f"one generator step: {flops / 1e9:.2f} GFLOP (counted, forward and backward)")
+    print(f"peak: {'unknown' if peak is None else f'{peak.flops_per_s / 1e9:.0f} GFLOP/s'}", end="")
+    print("" if peak is None else f" ({peak.assumption})")
+
     best = compare(cfg, device, batch, args.warmup, args.steps, args.rounds)
     print(f"\ntraining at batch {batch}, fastest of {args.rounds} rounds:")
     for label, timing in best.items():
-        print_timing(label, timing)
+        print_timing(label, timing, flops, peak)
+    if args.against is not None:
+        with initialize_config_dir(config_dir=config_dir(), version_base="1.3"):
+            base_cfg = compose("train", overrides=[*overrides, *args.against])
+        base_flops = step_flops(base_cfg, device, batch)
+        base = max(
+            (
+                time_trainer(base_cfg, device, batch, args.warmup, args.steps)
+                for _ in range(args.rounds)
+            ),
+            key=lambda t: t.steps_per_s,
+        )
+        print(f"against: {' '.join(args.against)} ({base_flops / 1e9:.2f} GFLOP a step)")
+        print_timing("against", base, base_flops, peak)
+        speedup = best["trainer"].steps_per_s / base.steps_per_s
+        print(f"speed-up of the trainer against it: {speedup:.2f}x steps/s")
 
     sweep = [int(b) for b in args.batch_sizes.split(",") if b] or [batch // 2, batch, 2 * batch]
     print(f"\nbatch-size sweep (fastest of {args.sweep_rounds} rounds):")
@@ -330,8 +408,13 @@ def main(argv: Sequence[str] | None = None) -> float:
     extractor = feature_extractor(extractor_name, cfg, device)
     size, channels = cfg.data.image_size, cfg.data.channels
     images = torch.rand(args.eval_images, channels, size, size, device=device) * 2 - 1
+    with torch.no_grad():
+        per_image = hardware.count_flops(lambda: extractor.eval()(images[:1]))
     rate = time_extractor(extractor, images, batch, autocast(cfg, device))
-    print(f"\nevaluation: {rate:.1f} images/s through the {extractor_name} features")
+    print(
+        f"\nevaluation: {rate:.1f} images/s through the {extractor_name} features, "
+        f"{per_image / 1e9:.3f} GFLOP an image, {rate * per_image / 1e9:.1f} GFLOP/s"
+    )
 
     ratio = best["trainer"].images_per_s / best["plain"].images_per_s
     print(f"trainer/plain throughput ratio: {ratio:.3f}")

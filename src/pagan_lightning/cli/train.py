@@ -18,7 +18,12 @@ from pytorch_lightning.utilities import rank_zero_only
 from pagan_lightning import rundir
 from pagan_lightning.augment import check_augmenter
 from pagan_lightning.compat import ddp_relaunches_this_job
-from pagan_lightning.configs import config_dir, instantiate_all, instantiate_model
+from pagan_lightning.configs import (
+    automatic_precision,
+    config_dir,
+    instantiate_all,
+    instantiate_model,
+)
 from pagan_lightning.errors import ConfigError, UserError, exit_with
 from pagan_lightning.validate import check_config
 
@@ -76,6 +81,8 @@ def train(cfg: DictConfig) -> pl.Trainer:
         logger=instantiate_all(cfg.get("logger")),
     )
     log.info("output dir: %s", output_dir)
+    if (choice := automatic_precision(cfg)) is not None:
+        log.info(choice)
     try:
         with ddp_relaunches_this_job():
             trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
