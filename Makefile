@@ -10,7 +10,7 @@ EVAL_ARGS ?=
 REPRO := outputs/reproduce
 
 .PHONY: install data train test lint bench gpu-check table3-quick collect clean classifier \
-	reproduce-quick quick-width quick-channel quick-l1 quick-vae quick-paper_encoder \
+	reproduce-quick \
 	reproduce-table1 reproduce-table2 reproduce-table3 reproduce-table4
 
 $(BIN)/pagan-train: pyproject.toml
@@ -71,35 +71,13 @@ classifiers/FashionMNIST.pt: | install data
 
 classifier: classifiers/FashionMNIST.pt
 
-# CPU, Fashion-MNIST, 3 seeds each: PAGAN and PAGAN-NOAUG with width- and channel-wise pairs,
-# PAGAN-L1 and the VAE ($(QUICK_STEPS) generator steps a job), each evaluated (IS, FID, KID,
-# RID, RMSE, AUG in the classifier's features); one table, summary.md/png with mean +- std and
-# the paper's Table 3 orderings. Four sweeps (QUICK_SWEEPS; add paper_encoder for PAGAN with
-# the paper's encoder); `make -j2 reproduce-quick QUICK_THREADS=1` trains two at a time, one
-# thread each. SEEDS=1 QUICK_STEPS=200 for a smoke run. ARGS go to every sweep, the VAE's too.
-QUICK_STEPS ?= 1000
-SEEDS ?= 1,2,3
-QUICK ?= $(REPRO)/quick/$(STAMP)
-QUICK_SWEEPS ?= width channel l1 vae
-QUICK_THREADS ?=
-comma := ,
-# $(call quick_sweep,<folder>,<overrides>): one multirun over the seeds into $(QUICK)/<folder>
-quick_sweep = $(if $(QUICK_THREADS),OMP_NUM_THREADS=$(QUICK_THREADS)) $(BIN)/pagan-train -m $(2) \
-	trainer.max_steps=$(QUICK_STEPS) seed=$(SEEDS) hydra.sweep.dir=$(QUICK)/$(1) $(ARGS)
-
-quick-width quick-channel: quick-%: | install data
-	$(call quick_sweep,$*,experiment=table3_quick variant=pagan$(comma)noaug model.disc_pair.mode=$*)
-quick-l1: | install data
-	$(call quick_sweep,l1,experiment=table3_quick variant=l1)
-quick-vae: | install data
-	$(call quick_sweep,vae,experiment=vae_quick)
-quick-paper_encoder: | install data
-	$(call quick_sweep,paper_encoder,experiment=table3_quick variant=pagan model/encoder=paper \
-	  model.disc_pair.mode=channel)
-
+# CPU, Fashion-MNIST (conf/reproduce/quick.yaml): PAGAN (channel, width), PAGAN-NOAUG, PAGAN-L1
+# and a plain GAN, 3 seeds each, evaluated in the classifier's features, then table.md and
+# summary.md (Welch verdicts) in $(REPRO)/quick. Rerun after an interruption: finished jobs are
+# skipped, unfinished ones resume from their last.ckpt. PLAN=<name or file> for another plan.
+PLAN ?= quick
 reproduce-quick: install data classifiers/FashionMNIST.pt
-	$(MAKE) QUICK=$(QUICK) $(addprefix quick-,$(QUICK_SWEEPS))
-	$(call evaluate_and_collect,$(QUICK),quick)
+	$(BIN)/pagan-reproduce $(PLAN) $(ARGS)
 
 # Paper scale (GPU, CIFAR10, 100k generator steps a job; Inception features, 50,000 samples).
 # Offline: EVAL_ARGS="metrics.inception_weights=/path/weights-inception-2015-12-05-6726825d.pth"

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
+from torchvision import datasets
 
 from pagan_lightning.data import (
     CelebADataModule,
@@ -49,6 +50,27 @@ def test_fashion_mnist_is_extracted_from_the_debian_folder(tmp_path: Path) -> No
     dm.setup()
     assert (tmp_path / "data/FashionMNIST/raw/train-images-idx3-ubyte").exists()
     assert len(dm.train_set) == 250
+
+
+@pytest.mark.parametrize("image_size", [32, 64])
+def test_batches_equal_torchvisions_image_by_image_path(fashion_dir: Path, image_size: int) -> None:
+    """The images are transformed a batch at a time (``ImageTensors.__getitems__``) and equal
+    what torchvision's dataset gives image by image (PIL) through the same transform; the
+    labels too."""
+    dm = FashionMNISTDataModule(
+        data_dir=str(fashion_dir),
+        system_dir=None,
+        image_size=image_size,
+        val_size=6,
+        download=False,
+    )
+    dm.setup()
+    x, y = next(iter(torch.utils.data.DataLoader(dm.test_set, batch_size=64)))
+    reference = datasets.FashionMNIST(str(fashion_dir), train=False, transform=dm.transform())
+    for i in range(64):
+        image, label = reference[i]
+        torch.testing.assert_close(x[i], image, atol=1e-2 if image_size == 64 else 0, rtol=0)
+        assert y[i] == label
 
 
 def test_resize_for_other_sizes(fashion_dir: Path) -> None:

@@ -44,7 +44,6 @@ def test_the_quickstart_picks_bf16_only_where_it_is_native(
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     cfg = compose_train(["experiment=quickstart"], tmp_path)
     assert cfg.trainer.precision == precision
-    assert cfg.model.channels_last is (precision == "bf16-mixed")
     assert automatic_precision(cfg).startswith(f"trainer.precision={precision} (automatic: CPU")
     overridden = compose_train(["experiment=quickstart", "trainer.precision=32-true"], tmp_path)
     assert automatic_precision(overridden) is None

@@ -5,15 +5,18 @@ Hydra's real layout (``.hydra/{overrides,hydra,config}.yaml``, ``eval/<stamp>/me
 import csv
 import itertools
 import json
+import math
 import statistics
 from pathlib import Path
 
 import pytest
+import scipy.stats
 from omegaconf import OmegaConf
 from PIL import Image
 
 from pagan_lightning.cli.collect import main, summarize
-from pagan_lightning.summary import Group, Job, Stat, compare, stat
+from pagan_lightning.summary import Group, Job, Stat, stat, welch_p
+from pagan_lightning.summary import verdict as verdict_of
 
 PAIR = {"_target_": "pagan_lightning.nets.PairDiscriminator", "ch": 16}
 
@@ -29,9 +32,9 @@ def write_job(
     values = dict(o.split("=", 1) for o in overrides)
     variant = values.get("variant", "pagan")
     config: dict = {"seed": int(values.get("seed", 42)), "model": {}}
-    if model == "pagan":  # the vae has no disc_pair; l1 sets it to null
+    if model == "pagan":  # the vae has no disc_pair; l1 and gan set it to null
         mode = values.get("model.disc_pair.mode", "width")
-        config["model"]["disc_pair"] = None if variant == "l1" else PAIR | {"mode": mode}
+        config["model"]["disc_pair"] = None if variant in ("l1", "gan") else PAIR | {"mode": mode}
     hydra = {"hydra": {"runtime": {"choices": {"model": model, "variant": variant}}}}
     (job / ".hydra").mkdir(parents=True)
     OmegaConf.save(OmegaConf.create(overrides), job / ".hydra" / "overrides.yaml")
@@ -134,24 +137,36 @@ def test_one_seed_has_a_mean_and_no_std(tmp_path: Path) -> None:
     assert row["fid_std"] == "" and float(row["fid_mean"]) == 30.0 + 1.5 * 7
 
 
+def welch_by_hand(a: list[float], b: list[float]) -> float:
+    """Two-sided p of Welch's t-test, from its textbook formulas."""
+    va, vb = statistics.variance(a) / len(a), statistics.variance(b) / len(b)
+    t = (statistics.fmean(a) - statistics.fmean(b)) / math.sqrt(va + vb)
+    df = (va + vb) ** 2 / (va**2 / (len(a) - 1) + vb**2 / (len(b) - 1))
+    return 2 * scipy.stats.t.sf(abs(t), df)
+
+
 @pytest.mark.parametrize(
     ("pagan", "rival", "verdict"),
     [
-        ([10.0, 11.0, 12.0], [20.0, 21.0, 22.0], "holds"),
+        ([10.0, 11.0, 12.0], [20.0, 21.0, 22.0], "holds"),  # p = 2.6e-4
         ([20.0, 21.0, 22.0], [10.0, 11.0, 12.0], "reversed"),
-        ([10.0, 12.0, 14.0], [13.0, 15.0, 17.0], "within the spread"),
-        ([10.0], [20.0, 21.0], "one seed: no spread"),
-        ([10.0, 11.0], [20.0], "one seed: no spread"),
+        ([10.0, 12.0, 14.0], [13.0, 15.0, 17.0], "undecided"),  # p = 0.14
+        ([10.0, 11.0, 12.0], [12.5, 13.5, 14.5], "undecided"),  # p = 0.037 > 0.05 / 4
+        ([10.0], [20.0, 21.0], "one seed: no test"),
+        ([10.0, 11.0], [20.0], "one seed: no test"),
     ],
 )
-def test_table3_verdicts(pagan: list[float], rival: list[float], verdict: str, tmp_path) -> None:
+def test_verdicts_are_welch_tests_with_bonferroni(
+    pagan: list[float], rival: list[float], verdict: str, tmp_path
+) -> None:
+    """Synthetic metric files: PAGAN against PAGAN-L1 and PAGAN-NOAUG (width) on FID and RID,
+    4 comparisons, so an ordering holds at p < 0.05 / 4."""
     a, b = stat(pagan), stat(rival)
-    assert compare(a, b) == verdict
-    if a.std is not None and b.std is not None:  # the rule, from the inputs
-        lower = a.mean + a.std < b.mean - b.std
-        higher = b.mean + b.std < a.mean - a.std
-        assert verdict == ("holds" if lower else "reversed" if higher else "within the spread")
-    # the same verdicts in summary.md, for PAGAN against PAGAN-L1 and PAGAN-NOAUG (width)
+    if a.std is not None and b.std is not None:
+        p = welch_by_hand(pagan, rival)
+        assert welch_p(a, b) == pytest.approx(p)
+        expected = "undecided" if p >= 0.05 / 4 else "holds" if a.mean < b.mean else "reversed"
+        assert verdict == expected
     for variant, values in (("pagan", pagan), ("noaug", rival), ("l1", rival)):
         for seed, value in enumerate(values):
             metrics = {"fid": value, "rid": value / 2}
@@ -160,15 +175,43 @@ def test_table3_verdicts(pagan: list[float], rival: list[float], verdict: str, t
             )
     summarize(tmp_path)
     md = (tmp_path / "summary.md").read_text()
+    assert "Each line is one of 4 comparisons" in md and "p < 0.05 / 4" in md
     rid_a, rid_b = stat([v / 2 for v in pagan]), stat([v / 2 for v in rival])
     for rival_label in ("PAGAN-L1", "PAGAN-NOAUG (width)"):
         for name, x, y in (("FID", a, b), ("RID", rid_a, rid_b)):
+            p = welch_p(x, y)
+            shown = "" if p is None else f"Welch p = {p:.2g}; "
             line = (
                 f"- {name}: PAGAN (width) < {rival_label}: {verdict} "
-                f"(PAGAN (width) {x}, n={x.n}; {rival_label} {y}, n={y.n}; "
+                f"({shown}PAGAN (width) {x}, n={x.n}; {rival_label} {y}, n={y.n}; "
                 f"b - a = {y.mean - x.mean:+.4g}"
             )
             assert any(m.startswith(line) for m in md.splitlines()), line
+
+
+def test_bonferroni_counts_every_comparison() -> None:
+    a, b = stat([10.0, 11.0, 12.0]), stat([12.5, 13.5, 14.5])  # Welch p = 0.037
+    assert verdict_of(a, b, 1) == "holds" and verdict_of(a, b, 4) == "undecided"
+
+
+def test_pagan_is_judged_against_a_plain_gan_on_generation(tmp_path: Path) -> None:
+    """GAN (variant=gan) is PAGAN's rival on FID and IS only (it has no RID)."""
+    for variant, fids in (("pagan", [10.0, 11.0, 12.0]), ("gan", [20.0, 21.0, 22.0])):
+        for seed, fid in enumerate(fids):
+            metrics = {"fid": fid, "is": 5.0 - fid / 10} | (
+                {"rid": 1.0} if variant == "pagan" else {}
+            )
+            write_job(
+                tmp_path / variant / str(seed), [f"variant={variant}", f"seed={seed}"], metrics
+            )
+    summarize(tmp_path)
+    md = (tmp_path / "summary.md").read_text()
+    checks = [line for line in md.splitlines() if line.startswith("- ")]
+    assert [line.split(":")[:2] for line in checks] == [
+        ["- FID", " PAGAN (width) < GAN"],
+        ["- IS", " PAGAN (width) > GAN"],
+    ]
+    assert all(": holds (Welch p = " in line for line in checks)
 
 
 def test_verdicts_need_both_groups_evaluated(reproduction: Path, tmp_path: Path) -> None:
@@ -176,7 +219,7 @@ def test_verdicts_need_both_groups_evaluated(reproduction: Path, tmp_path: Path)
         for f in (job / "eval").rglob("*.json"):
             f.unlink()
     summarize(reproduction)
-    checks = (reproduction / "summary.md").read_text().split("## Table 3 orderings")[1]
+    checks = (reproduction / "summary.md").read_text().split("## The paper's orderings")[1]
     lines = [line for line in checks.splitlines() if line.startswith("- ")]
     assert len(lines) == 6 and not any("PAGAN-L1" in line for line in lines)  # FID, IS, RID
     for mode in ("width", "channel"):  # pagan (30 + 1.5 seed) is far below noaug (100 + ...)
@@ -212,7 +255,7 @@ def test_pagan_collect_prints_the_table_then_the_summary(
     assert out == table + "\n" + summary
     assert table.count("\n") == 2 + 12 + 3 + 3  # header, separator, a row per job
     assert "- FID: PAGAN (width) < PAGAN-L1: holds" in summary
-    assert "- RID: PAGAN (channel) < PAGAN-L1: holds" in summary
+    assert "- RID: PAGAN (channel) < PAGAN-NOAUG (channel): holds" in summary  # p = 0.002
 
 
 def test_group_labels_follow_the_paper() -> None:
@@ -240,7 +283,7 @@ def test_verdicts_compare_like_with_like_and_read_is_the_other_way(tmp_path: Pat
         l1 = fake_metrics("l1", None, seed) | {"is": 3.0 + 0.1 * seed}
         write_job(tmp_path / "l1" / str(seed), ["variant=l1", *common], l1)
     summarize(tmp_path)
-    checks = (tmp_path / "summary.md").read_text().split("## Table 3 orderings")[1]
+    checks = (tmp_path / "summary.md").read_text().split("## The paper's orderings")[1]
     lines = [line for line in checks.splitlines() if line.startswith("- ")]
     assert [line.split(":")[:2] for line in lines] == [
         ["- FID", " PAGAN (width) < PAGAN-L1"],

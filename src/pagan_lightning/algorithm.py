@@ -34,7 +34,7 @@ class Parts(Protocol):
     """What one batch of Algorithm 1 needs of a model (a :class:`PAGAN` has all of it)."""
 
     generator: nn.Module
-    encoder: Encoder
+    encoder: Encoder | None
     augmenter: Callable[[Tensor], Tensor]
     objective: Objective
     gradient_penalty: Callable[..., Tensor] | None
@@ -57,9 +57,11 @@ def penalty_of(parts: Parts, game: Game) -> Callable[..., Tensor] | None:
 
 def draw_samples(parts: Parts, x: Tensor) -> Samples:
     """Two generator passes, so that x_prior (BatchNorm statistics included) does not depend
-    on the encoder. Graphs are kept as the caller's grad mode says (only when G and E are
-    updated on this batch)."""
+    on the encoder; without an encoder (a plain GAN) one, and no z_hat, x_rec. Graphs are kept
+    as the caller's grad mode says (only when G and E are updated on this batch)."""
     z = parts.draw_prior(x.shape[0])
+    if parts.encoder is None:
+        return Samples(x, z, None, parts.generator(z), None)
     z_hat = parts.encoder.rsample(*parts.encoder(x))
     return Samples(x, z, z_hat, parts.generator(z), parts.generator(z_hat))
 
@@ -115,7 +117,9 @@ def generator_losses(
     def loss_of(player: str) -> Tensor:
         return sum((t for n, t in terms.items() if player in games[n].players), shared)
 
-    losses = {"g": loss_of("g"), "e": loss_of("e")}
+    losses = {"g": loss_of("g")}
+    if parts.encoder is not None:
+        losses["e"] = loss_of("e")
     if rec is not None:
         losses["rec"] = rec
     return losses, sum(terms.values(), shared)

@@ -82,12 +82,10 @@ class ImageGrids(pl.Callback):
         self._last_step = step
         if self._x is None:
             self._x = self._reference_images(trainer)
-        grids = {
-            "samples": sample_grid(pl_module.sample(0, self._z)),
-            "reconstructions": reconstruction_grid(
-                self._x.to(pl_module.device), pl_module.reconstruct(self._x)
-            ),
-        }
+        grids = {"samples": sample_grid(pl_module.sample(0, self._z))}
+        if pl_module.can_reconstruct:
+            x = self._x.to(pl_module.device)
+            grids["reconstructions"] = reconstruction_grid(x, pl_module.reconstruct(self._x))
         self.dirpath.mkdir(parents=True, exist_ok=True)
         for name, grid in grids.items():
             save_image(grid, self.dirpath / f"{name}_{step:06d}.png")
@@ -158,7 +156,9 @@ class FidelityMetrics(pl.Callback):
         self._validations += 1
         if self._validations % self.every_n_validations:
             return
-        use_rank_zero_buffers(pl_module.generator, pl_module.encoder)
+        use_rank_zero_buffers(
+            *(m for m in (pl_module.generator, pl_module.encoder) if m is not None)
+        )
         results = self.evaluate(pl_module, trainer.datamodule)
         for name in self.NAMES:
             if name in results:

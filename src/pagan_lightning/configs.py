@@ -2,8 +2,8 @@
 objects (Hydra ``instantiate``), and the resolvers configs may use, so that no entry point
 imports another.
 
-Resolvers: ``${auto_precision:}`` is ``bf16-mixed`` where bf16 runs natively, else ``32-true``,
-and ``${native_bf16:}`` says whether it does (:mod:`pagan_lightning.hardware`).
+Resolvers: ``${auto_precision:}`` is ``bf16-mixed`` where bf16 runs natively, else ``32-true``
+(:func:`pagan_lightning.hardware.auto_precision`).
 """
 
 from pathlib import Path
@@ -18,7 +18,6 @@ from pagan_lightning import hardware
 from pagan_lightning.errors import ConfigError
 
 OmegaConf.register_new_resolver("auto_precision", hardware.auto_precision, replace=True)
-OmegaConf.register_new_resolver("native_bf16", hardware.native_bf16, replace=True)
 
 
 def config_dir() -> str:

@@ -30,6 +30,11 @@ class LatentVariableModel:
         finally:
             self.train(was_training)
 
+    @property
+    def can_reconstruct(self) -> bool:
+        """Whether the model has an encoder (a plain GAN has none)."""
+        return getattr(self, "encoder", None) is not None
+
     def draw_prior(self, n: int) -> torch.Tensor:
         """z ~ p(z) = N(0, I), ``n`` codes on this module's device."""
         return torch.randn(n, self.latent_dim, device=self.device)

@@ -55,7 +55,9 @@ class PAGAN(ExactResume, LatentVariableModel, pl.LightningModule):
     Every part is a built object or a spec (a mapping with ``_target_``).
 
     Args:
-        generator, encoder, disc_x, disc_z: the networks G, E, D_x, D_z.
+        generator, encoder, disc_x, disc_z: the networks G, E, D_x, D_z; ``encoder`` and
+            ``disc_z`` ``None`` (with ``disc_pair`` ``None``) for a plain GAN of G and D_x
+            (``variant=gan``, the control of the paper's generation claim).
         disc_pair: D_xx (:class:`~pagan_lightning.nets.PairCritic`), or ``None`` for no pair
             game (PAGAN-L1).
         augmenter: a(x) (:class:`~pagan_lightning.augment.Augmenter`); default the paper's
@@ -107,9 +109,9 @@ class PAGAN(ExactResume, LatentVariableModel, pl.LightningModule):
     def __init__(
         self,
         generator: Part,
-        encoder: Part,
+        encoder: Part | None,
         disc_x: Part,
-        disc_z: Part,
+        disc_z: Part | None,
         disc_pair: Part | None,
         augmenter: Part | None = None,
         objective: Part | None = None,
@@ -157,9 +159,14 @@ class PAGAN(ExactResume, LatentVariableModel, pl.LightningModule):
         self.save_hyperparameters({name: spec(value) for name, value in args.items()})
         self.automatic_optimization = False
         self.generator: nn.Module = parts["generator"]
-        self.encoder: Encoder = parts["encoder"]
+        self.encoder: Encoder | None = parts["encoder"]
         self.disc_x: nn.Module = parts["disc_x"]
-        self.disc_z: nn.Module = parts["disc_z"]
+        self.disc_z: nn.Module | None = parts["disc_z"]
+        if self.encoder is None and (self.disc_z is not None or parts["disc_pair"] is not None):
+            raise ConfigError(
+                "model.encoder is null but model.disc_z or model.disc_pair is set: their games "
+                "need the encoder (a plain GAN sets all three to null: variant=gan)"
+            )
         self.disc_pair: nn.Module | None = parts["disc_pair"]
         self.augmenter: nn.Module = parts["augmenter"]
         self.objective: Objective = check_objective("objective", parts["objective"])
@@ -174,12 +181,14 @@ class PAGAN(ExactResume, LatentVariableModel, pl.LightningModule):
                 for name, game in args["extra_games"].items()
             }
         )
-        built_in = {"x": ImageGame(self.disc_x), "z": LatentGame(self.disc_z)}
+        built_in: dict[str, Game] = {"x": ImageGame(self.disc_x)}
+        if self.disc_z is not None:
+            built_in["z"] = LatentGame(self.disc_z)
         if self.disc_pair is not None:
             built_in["pair"] = PairGame(self.disc_pair)
         self._built_in_games = built_in  # a plain dict: the critics are registered above
         self._set_game_rules(args["game_objectives"], args["game_penalties"])
-        self.latent_dim: int = self.encoder.latent_dim
+        self.latent_dim: int = self.generator.latent_dim
         if not isinstance(self.augmenter, nn.Module):
             raise ConfigError(
                 f"augmenter must be an nn.Module (subclass {Augmenter.__module__}.Augmenter), "
@@ -227,7 +236,8 @@ class PAGAN(ExactResume, LatentVariableModel, pl.LightningModule):
 
     # ---------------------------------------------------------------- optimisation
     def generator_parameters(self) -> list[nn.Parameter]:
-        return [*self.generator.parameters(), *self.encoder.parameters()]
+        encoder = [] if self.encoder is None else list(self.encoder.parameters())
+        return [*self.generator.parameters(), *encoder]
 
     def discriminator_parameters(self) -> list[nn.Parameter]:
         return [p for game in self.games().values() for p in game.critic.parameters()]
@@ -264,6 +274,8 @@ class PAGAN(ExactResume, LatentVariableModel, pl.LightningModule):
             options = {} if self.hparams.compile is True else dict(self.hparams.compile)
             critics = [game.critic for game in self.games().values()]
             for net in (self.generator, self.encoder, *critics):
+                if net is None:
+                    continue
                 net.compile(**options)
 
     def on_train_start(self) -> None:
@@ -469,6 +481,8 @@ class PAGAN(ExactResume, LatentVariableModel, pl.LightningModule):
         same with and without validation.
         """
         x = images_of(batch)
+        if self.encoder is None:
+            return
         x_rec = self.generator(self.encoder(x)[0])
         self.log("val/rec_mse", F.mse_loss(x_rec, x), prog_bar=True, sync_dist=True)
         if self.disc_pair is not None:

@@ -5,13 +5,17 @@ only by ``seed`` form one :class:`Group` (``PAGAN (width)``, ``PAGAN-L1``, ``VAE
 the mean and sample standard deviation of each metric over its seeds. :func:`verdicts` checks the
 orderings of the paper's Table 3 (CIFAR10): PAGAN has a lower FID, a higher IS and a lower RID
 than both PAGAN-L1 and PAGAN-NOAUG (FID 32.84 < 76.73 < 111.15, IS 6.56 > 4.46 > 4.23,
-RID 13.01 < 30.94 < 50.15); L1 against NOAUG is not checked.
+RID 13.01 < 30.94 < 50.15; L1 against NOAUG is not checked), and its generation claim: a lower
+FID and a higher IS than the same generator and D_x trained as a plain GAN; each by Welch's
+t-test over seeds with a Bonferroni correction for the number of orderings checked.
 Pure functions only: the files are read and written by :mod:`pagan_lightning.cli.collect`.
 """
 
 import math
 import statistics
 from dataclasses import dataclass, field
+
+from scipy.stats import ttest_ind_from_stats
 
 from pagan_lightning.nets.pair import PAIR_MODES
 from pagan_lightning.paper import PAPER
@@ -42,9 +46,12 @@ NAMES = {  # variant (or model=vae) -> the paper's name (Tables 2-4, Appendix B.
     "l1": "PAGAN-L1",
     "wgan_gp": "WPAGAN",
     "f_gan": "f-PAGAN",
+    "gan": "GAN",
     "vae": "VAE",
 }
-LABEL_KEYS = {"variant", "model", "model.disc_pair.mode"}  # overrides that the label shows
+# overrides that the label shows, and those that never tell models apart
+LABEL_KEYS = {"variant", "model", "model.disc_pair.mode", "model/disc_pair"}
+IGNORED_KEYS = {"seed", "ckpt_path"}
 
 
 @dataclass
@@ -71,8 +78,9 @@ def finite(value: object) -> bool:
 
 
 def other_overrides(overrides: list[str]) -> tuple[str, ...]:
-    """The overrides that may tell groups apart: all but ``seed`` and the :data:`LABEL_KEYS`."""
-    return tuple(sorted(o for o in overrides if override_key(o) not in LABEL_KEYS | {"seed"}))
+    """The overrides that may tell groups apart: all but the :data:`LABEL_KEYS` and
+    :data:`IGNORED_KEYS` (a resumed job's ``ckpt_path=last`` is the same job)."""
+    return tuple(sorted(o for o in overrides if override_key(o) not in LABEL_KEYS | IGNORED_KEYS))
 
 
 @dataclass
@@ -157,25 +165,30 @@ def group_jobs(jobs: list[Job]) -> list[Group]:
     return sorted(groups, key=_order)
 
 
-def compare(a: Stat, b: Stat) -> str:
-    """The verdict on "``a`` is lower than ``b``", from each side's mean ± sample std over seeds:
+ALPHA = 0.05  # family-wise error rate of the verdicts, Bonferroni-corrected
 
-    - ``holds`` when ``mean_a + std_a < mean_b - std_b`` (the spreads do not overlap, a below),
-    - ``reversed`` when ``mean_b + std_b < mean_a - std_a`` (the spreads do not overlap, b below),
-    - ``within the spread`` otherwise (the intervals mean ± std overlap),
-    - ``one seed: no spread`` when either side has fewer than 2 seeds (no std to judge by).
 
-    A heuristic for a handful of seeds, not a significance test: with 3 seeds a side and equal
-    stds, intervals that just fail to overlap correspond to a two-sided Welch p of about 0.07,
-    and no correction is made for the several orderings checked.
-    """
+def welch_p(a: Stat, b: Stat) -> float | None:
+    """Two-sided p-value of Welch's t-test that the means of ``a`` and ``b`` are equal (from
+    means, sample stds and seed counts); ``None`` when a side has fewer than 2 seeds."""
     if a.std is None or b.std is None:
-        return "one seed: no spread"
-    if a.mean + a.std < b.mean - b.std:
-        return "holds"
-    if b.mean + b.std < a.mean - a.std:
-        return "reversed"
-    return "within the spread"
+        return None
+    if a.std == 0 and b.std == 0:
+        return 1.0 if a.mean == b.mean else 0.0
+    return float(ttest_ind_from_stats(a.mean, a.std, a.n, b.mean, b.std, b.n, equal_var=False)[1])
+
+
+def verdict(a: Stat, b: Stat, comparisons: int) -> str:
+    """The verdict on "``a`` is lower than ``b``" among ``comparisons`` tests: ``holds`` or
+    ``reversed`` when Welch's p (:func:`welch_p`) is below ``ALPHA / comparisons``
+    (Bonferroni), by the sign of the difference; ``undecided`` otherwise; ``one seed: no
+    test`` when a side has a single seed."""
+    p = welch_p(a, b)
+    if p is None:
+        return "one seed: no test"
+    if p >= ALPHA / comparisons:
+        return "undecided"
+    return "holds" if a.mean < b.mean else "reversed"
 
 
 def difference(a: Stat, b: Stat) -> str:
@@ -188,6 +201,8 @@ def difference(a: Stat, b: Stat) -> str:
 
 # Table 3's metrics (CIFAR10), each with whether lower is better
 TABLE3 = {"fid": True, "is": False, "rid": True}
+# the paper's generation claim, PAGAN against the same G and D_x trained as a plain GAN
+GENERATION = {"fid": True, "is": False}
 
 
 def paper_table3(metric: str) -> str:
@@ -195,33 +210,47 @@ def paper_table3(metric: str) -> str:
     return " / ".join(f"{PAPER['CIFAR10', v][metric]:.4g}" for v in ("pagan", "l1", "noaug"))
 
 
-def verdicts(groups: list[Group]) -> list[str]:
-    """One line per ordering of the paper's Table 3 that our groups can check: for each pair
-    mode ``m`` of PAGAN, ``PAGAN (m)`` has a lower FID and RID and a higher IS than
-    ``PAGAN-L1`` and than ``PAGAN-NOAUG (m)``. A rival must have the same other overrides as
-    the PAGAN group (so a PAGAN with another encoder is not judged against L1's default one).
-    Each line gives the :func:`compare` verdict (a: the better side if the paper holds), both
-    means ± stds and :func:`difference`; a line needs at least one seed on each side.
-    """
+def claims(groups: list[Group]) -> list[tuple[str, Group, Group, Stat, Stat, bool]]:
+    """The paper's orderings that our groups can check, as (metric, PAGAN group, rival,
+    PAGAN's stat, the rival's, lower is better): for each pair mode ``m`` of PAGAN, ``PAGAN
+    (m)`` has a lower FID and RID and a higher IS than ``PAGAN-L1`` and ``PAGAN-NOAUG (m)``
+    (Table 3), and a lower FID and a higher IS than ``GAN`` (the generation claim). A rival
+    must have the same other overrides as the PAGAN group (so a PAGAN with another encoder is
+    not judged against L1's default one); both sides need the metric."""
     lookup = {(g.variant, g.mode, g.overrides): g for g in groups}
-    lines = []
+    found = []
     for pagan in (g for g in groups if g.variant == "pagan"):
         rivals = [
-            lookup.get(("l1", None, pagan.overrides)),
-            lookup.get(("noaug", pagan.mode, pagan.overrides)),
+            (lookup.get(("l1", None, pagan.overrides)), TABLE3),
+            (lookup.get(("noaug", pagan.mode, pagan.overrides)), TABLE3),
+            (lookup.get(("gan", None, pagan.overrides)), GENERATION),
         ]
-        for metric, lower_is_better in TABLE3.items():
-            for rival in (r for r in rivals if r is not None):
-                p, r = pagan.stat(metric), rival.stat(metric)
-                if p is None or r is None:
+        for rival, metrics in rivals:
+            for metric, lower_is_better in metrics.items():
+                if rival is None:
                     continue
-                a, b = (p, r) if lower_is_better else (r, p)
-                sign = "<" if lower_is_better else ">"
-                lines.append(
-                    f"- {METRICS[metric]}: {pagan.label} {sign} {rival.label}: {compare(a, b)} "
-                    f"({pagan.label} {p}, n={p.n}; {rival.label} {r}, n={r.n}; "
-                    f"{difference(a, b)})"
-                )
+                p, r = pagan.stat(metric), rival.stat(metric)
+                if p is not None and r is not None:
+                    found.append((metric, pagan, rival, p, r, lower_is_better))
+    return found
+
+
+def verdicts(groups: list[Group]) -> list[str]:
+    """One line per ordering of :func:`claims`: its :func:`verdict` among all of them (the
+    count of comparisons is the Bonferroni factor), Welch's p, both means ± stds and
+    :func:`difference` (a: the side that the paper says is better)."""
+    found = claims(groups)
+    lines = []
+    for metric, pagan, rival, p, r, lower_is_better in found:
+        a, b = (p, r) if lower_is_better else (r, p)
+        sign = "<" if lower_is_better else ">"
+        p_value = welch_p(a, b)
+        shown = "" if p_value is None else f"Welch p = {p_value:.2g}; "
+        lines.append(
+            f"- {METRICS[metric]}: {pagan.label} {sign} {rival.label}: "
+            f"{verdict(a, b, len(found))} ({shown}{pagan.label} {p}, n={p.n}; "
+            f"{rival.label} {r}, n={r.n}; {difference(a, b)})"
+        )
     return lines
 
 
@@ -255,15 +284,22 @@ def summary_markdown(groups: list[Group]) -> str:
         cells = [g.label, str(g.n), " ".join(g.seeds)]
         cells += [str(s) if (s := g.stat(m)) is not None else "" for m in METRICS]
         lines.append("| " + " | ".join(cells) + " |")
-    checks = verdicts(groups) or ["- none: needs PAGAN and PAGAN-L1 or PAGAN-NOAUG, evaluated"]
+    checks = verdicts(groups)
+    test = (
+        f"Each line is one of {len(checks)} comparisons: Welch's t-test over seeds, two-sided; "
+        f"holds / reversed when p < {ALPHA} / {len(checks)} (Bonferroni: a family-wise error "
+        f"rate of {ALPHA}), undecided otherwise. "
+    )
     lines += [
         "",
-        "## Table 3 orderings (holds: the better side's mean ± std lies clear of the other's)",
+        "## The paper's orderings",
         "",
-        "The paper (CIFAR10, PAGAN / PAGAN-L1 / PAGAN-NOAUG): "
-        + "; ".join(f"{METRICS[m]} {paper_table3(m)}" for m in TABLE3),
+        (test if checks else "")
+        + "The paper (CIFAR10, PAGAN / PAGAN-L1 / PAGAN-NOAUG): "
+        + "; ".join(f"{METRICS[m]} {paper_table3(m)}" for m in TABLE3)
+        + "; against a GAN: lower FID, higher IS.",
         "",
-        *checks,
+        *(checks or ["- none: needs PAGAN and PAGAN-L1, PAGAN-NOAUG or GAN, evaluated"]),
     ]
     return "\n".join(lines) + "\n"
 

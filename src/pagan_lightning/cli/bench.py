@@ -323,6 +323,26 @@ def compare(
     return {label: max(timings, key=lambda t: t.images_per_s) for label, timings in runs.items()}
 
 
+def against(
+    cfg: DictConfig,
+    base_cfg: DictConfig,
+    device: torch.device,
+    batch_size: int,
+    warmup: int,
+    steps: int,
+    rounds: int,
+) -> tuple[Timing, Timing]:
+    """The fastest Trainer run of ``cfg`` and of ``base_cfg``, timed in alternation (ABBA...),
+    so that a machine whose speed drifts during the benchmark favours neither."""
+    runs: dict[str, list[Timing]] = {"this": [], "base": []}
+    configs = {"this": cfg, "base": base_cfg}
+    for i in range(rounds):
+        for label in ("this", "base") if i % 2 == 0 else ("base", "this"):
+            runs[label].append(time_trainer(configs[label], device, batch_size, warmup, steps))
+    fastest = {label: max(timings, key=lambda t: t.steps_per_s) for label, timings in runs.items()}
+    return fastest["this"], fastest["base"]
+
+
 def parse(argv: Sequence[str]) -> tuple[argparse.Namespace, list[str]]:
     parser = argparse.ArgumentParser(
         prog="python -m pagan_lightning.cli.bench",
@@ -384,17 +404,12 @@ def main(argv: Sequence[str] | None = None) -> float:
         with initialize_config_dir(config_dir=config_dir(), version_base="1.3"):
             base_cfg = compose("train", overrides=[*overrides, *args.against])
         base_flops = step_flops(base_cfg, device, batch)
-        base = max(
-            (
-                time_trainer(base_cfg, device, batch, args.warmup, args.steps)
-                for _ in range(args.rounds)
-            ),
-            key=lambda t: t.steps_per_s,
-        )
-        print(f"against: {' '.join(args.against)} ({base_flops / 1e9:.2f} GFLOP a step)")
+        this, base = against(cfg, base_cfg, device, batch, args.warmup, args.steps, args.rounds)
+        print(f"\nagainst {' '.join(args.against)} ({base_flops / 1e9:.2f} GFLOP a step),")
+        print(f"the two trainers interleaved, fastest of {args.rounds} rounds:")
+        print_timing("this", this, flops, peak)
         print_timing("against", base, base_flops, peak)
-        speedup = best["trainer"].steps_per_s / base.steps_per_s
-        print(f"speed-up of the trainer against it: {speedup:.2f}x steps/s")
+        print(f"speed-up against it: {this.steps_per_s / base.steps_per_s:.2f}x steps/s")
 
     sweep = [int(b) for b in args.batch_sizes.split(",") if b] or [batch // 2, batch, 2 * batch]
     print(f"\nbatch-size sweep (fastest of {args.sweep_rounds} rounds):")

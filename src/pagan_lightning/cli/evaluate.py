@@ -117,6 +117,8 @@ def results_table(results: dict[str, Any], dataset: str, row: str) -> str:
         f"RMSE (image L2) = mean over images of ||x - y||_2 on pixels in [0, 1] (the paper's "
         f"RMSE); RMSE (per pixel) = sqrt(mean squared pixel error), pixels in [0, 1]."
     )
+    if "no_rid" in results:
+        note += f" {results['no_rid'][0].upper()}{results['no_rid'][1:]}."
     if results["features"] != "inception":
         note += " Not comparable to the paper's numbers, which use Inception features."
     return "\n".join(lines) + "\n" + note + "\n"
@@ -125,10 +127,13 @@ def results_table(results: dict[str, Any], dataset: str, row: str) -> str:
 def write_figures(
     model: pl.LightningModule, test_images: torch.Tensor, out: Path, cfg: DictConfig
 ) -> None:
-    """Sample, reconstruction and interpolation grids (fixed seed) and nothing else."""
+    """Sample, reconstruction and interpolation grids (fixed seed; samples only from a model
+    without an encoder) and nothing else."""
     g = torch.Generator().manual_seed(cfg.metrics.seed)
     z = torch.randn(cfg.figures.n_samples, model.latent_dim, generator=g)
     save_image(sample_grid(model.sample(0, z)), out / "samples.png")
+    if not model.can_reconstruct:
+        return
     x = test_images[: cfg.figures.n_reconstructions].to(model.device)
     save_image(reconstruction_grid(x, model.reconstruct(x)), out / "reconstructions.png")
     k = cfg.figures.n_interpolations

@@ -6,6 +6,7 @@ import zlib
 from pathlib import Path
 from typing import Any, ClassVar
 
+import torch
 from torch.utils.data import Dataset, Subset
 from torchvision import datasets
 from torchvision.datasets.utils import extract_archive
@@ -42,6 +43,26 @@ def check_idx(path: Path) -> None:
         )
 
 
+class ImageTensors(Dataset):
+    """Images held in memory as one uint8 tensor (N, C, H, W) with their labels, transformed a
+    batch at a time: the DataLoader fetches a batch with one call of ``__getitems__``, so
+    the transform runs once per batch, not once per image."""
+
+    def __init__(self, images: torch.Tensor, targets: torch.Tensor, transform: v2.Compose):
+        self.images, self.targets, self.transform = images, targets, transform
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
+        return self.transform(self.images[index]), int(self.targets[index])
+
+    def __getitems__(self, indices: list[int]) -> list[tuple[torch.Tensor, int]]:
+        index = torch.as_tensor(indices)
+        images, targets = self.transform(self.images[index]), self.targets[index].tolist()
+        return list(zip(images, targets, strict=True))
+
+
 class _MNISTLike(ImageDataModule):
     """28x28 grayscale digits / clothes: padded by 2 pixels to 32x32 (background value -1),
     or resized for any other ``image_size``."""
@@ -64,9 +85,8 @@ class _MNISTLike(ImageDataModule):
         for archive, _ in self.dataset_cls.resources:
             if (self.raw_folder() / Path(archive).stem).exists():
                 check_idx(self.raw_folder() / Path(archive).stem)
-        return self.dataset_cls(
-            self.data_dir, train=train, transform=self.transform(), download=download
-        )
+        raw = self.dataset_cls(self.data_dir, train=train, download=download)
+        return ImageTensors(raw.data.unsqueeze(1), raw.targets, self.transform())
 
     def hint(self) -> str:
         raw = self.raw_folder().resolve()

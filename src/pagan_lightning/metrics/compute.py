@@ -13,6 +13,8 @@ from pagan_lightning.metrics.fidelity import generation_metrics
 from pagan_lightning.metrics.images import Sampler
 from pagan_lightning.metrics.reconstruction import Reconstructor, reconstruction_metrics
 
+NO_ENCODER = "no RID, RMSE or AUG: the model has no encoder to reconstruct with (a plain GAN)"
+
 
 class InferenceModel(Sampler, Reconstructor, Protocol):
     """A model the metrics can evaluate (PAGAN's inference API): ``device``, ``latent_dim``,
@@ -48,9 +50,11 @@ def compute_metrics(
         ``cfg.num_samples > 0`` the entries of
         :func:`~pagan_lightning.metrics.fidelity.generation_metrics` (``is``, ``is_std``,
         ``fid``, ``kid``, ``kid_std``, ``kid_subset_size``, ``num_samples``, ``num_real``);
-        unless ``cfg.num_test == 0`` those of
+        unless ``cfg.num_test == 0`` (or the model has no encoder: then ``no_rid``, the reason)
+        those of
         :func:`~pagan_lightning.metrics.reconstruction.reconstruction_metrics` (``rid``,
-        ``rid_std``, ``rmse_pixel``, ``l2_image``, ``aug_*`` of the same, ``num_test``).
+        ``rid_std``, ``rmse_pixel``, ``l2_image``, ``aug_*`` of the same, ``num_test``,
+        ``reconstruction``: ``sample`` or ``mean``).
     """
     cfg = metrics_config(cfg)
     datamodule.setup("test")
@@ -71,7 +75,9 @@ def compute_metrics(
             results |= generation_metrics(
                 model, device, datamodule.train_set, features, cfg, cache_name
             )
-        if cfg.num_test != 0:
+        if cfg.num_test != 0 and not getattr(model, "can_reconstruct", True):
+            results["no_rid"] = NO_ENCODER
+        elif cfg.num_test != 0:
             # seeded here: how much the generation step drew (cache hit or miss) must not matter
             torch.manual_seed(cfg.seed)
             test_set = datamodule.test_set

@@ -10,6 +10,7 @@ import torch
 from pagan_lightning.errors import ConfigError
 
 FEATURES = ("inception", "classifier")
+RECONSTRUCTIONS = ("sample", "mean")
 
 
 @dataclass
@@ -28,6 +29,8 @@ class MetricsConfig:
         num_samples: generated images for IS, FID and KID (paper: 50,000); 0 skips them.
         num_real: training images for the FID / KID reference statistics (``None``: all).
         num_test: test images for RID and RMSE (``None``: all); 0 skips them.
+        reconstruction: the x_rec of RID and RMSE: ``sample``, G(z_hat) with z_hat ~ q(z|x)
+            (the paper's), or ``mean``, G(mu(x)).
         splits: sequential splits for the ± of IS and RID (paper: 10).
         kid: also compute KID (against the same training images as FID).
         kid_subsets, kid_subset_size: KID's subsets (size capped at the sample counts).
@@ -44,6 +47,7 @@ class MetricsConfig:
     num_samples: int = 50_000
     num_real: int | None = None
     num_test: int | None = None
+    reconstruction: str = "sample"
     splits: int = 10
     kid: bool = True
     kid_subsets: int = 100
@@ -58,6 +62,11 @@ class MetricsConfig:
             raise ConfigError(f"metrics.features must be one of {FEATURES}, got {self.features!r}")
         if self.num_samples < 0 or (self.num_test is not None and self.num_test < 0):
             raise ConfigError("metrics.num_samples and metrics.num_test must be >= 0")
+        if self.reconstruction not in RECONSTRUCTIONS:
+            raise ConfigError(
+                f"metrics.reconstruction must be one of {RECONSTRUCTIONS}, "
+                f"got {self.reconstruction!r}"
+            )
         if self.cache_dir is None:  # torch-fidelity's own default, made explicit
             self.cache_dir = str(Path(torch.hub.get_dir()).parent / "fidelity_cache")
         if self.splits < 1 or self.batch_size < 1:

@@ -210,9 +210,10 @@ class DistributedMetrics:
             x = images_of(batch).to(device)
             pixels = x[0].numel()
             ((kl_rows, squared_rows),) = reconstruction_rows(
-                model, x, extractor, features.channels
+                model, x, extractor, features.channels, sample=cfg.reconstruction == "sample"
             ).values()
             kl.update(kl_rows)
             squared.update(squared_rows)
         rows = kl.compute().cpu(), squared.compute().cpu()
-        return {"num_test": n} | summarize_reconstruction("", *rows, pixels, cfg.splits)
+        summary = summarize_reconstruction("", *rows, pixels, cfg.splits)
+        return {"num_test": n, "reconstruction": cfg.reconstruction} | summary

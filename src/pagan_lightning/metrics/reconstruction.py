@@ -23,7 +23,7 @@ class Reconstructor(Protocol):
 
     device: torch.device
 
-    def reconstruct(self, x: torch.Tensor) -> torch.Tensor: ...
+    def reconstruct(self, x: torch.Tensor, sample: bool = False) -> torch.Tensor: ...
 
 
 def num_test_images(test_set: Dataset, cfg: MetricsConfig) -> int:
@@ -38,13 +38,15 @@ def reconstruction_rows(
     extractor: FeatureExtractorBase,
     channels: int | None,
     augmenter: Callable[[torch.Tensor], torch.Tensor] | None = None,
+    sample: bool = True,
 ) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
     """Per-image KL(p(y|x) || p(y|y)) and ||x - y||^2 of one batch ``x`` (on ``model.device``)
-    for y = x_rec (key ``""``) and, with an ``augmenter``, y = a(x) (key ``"aug_"``);
-    ``extractor`` was created with the :data:`RID_LAYER` only."""
+    for y = x_rec (key ``""``; G(z_hat), z_hat ~ q(z|x), or with ``sample=False`` G(mu(x)))
+    and, with an ``augmenter``, y = a(x) (key ``"aug_"``); ``extractor`` was created with the
+    :data:`RID_LAYER` only."""
     with torch.no_grad():
         (logits_x,) = extractor(to_uint8(x, channels))
-        outputs = {"": model.reconstruct(x)}
+        outputs = {"": model.reconstruct(x, sample=sample)}
         if augmenter is not None:
             outputs["aug_"] = augmenter(x)
         rows = {}
@@ -93,10 +95,10 @@ def reconstruction_metrics(
         x = images_of(batch).to(model.device)
         pixels = x[0].numel()
         for prefix, row in reconstruction_rows(
-            model, x, extractor, features.channels, augmenter
+            model, x, extractor, features.channels, augmenter, cfg.reconstruction == "sample"
         ).items():
             rows.setdefault(prefix, []).append(row)
-    results: dict[str, float | int] = {"num_test": n}
+    results: dict[str, float | int | str] = {"num_test": n, "reconstruction": cfg.reconstruction}
     for prefix, batches in rows.items():
         kl, squared = (torch.cat(parts).cpu() for parts in zip(*batches, strict=True))
         results |= summarize_reconstruction(prefix, kl, squared, pixels, cfg.splits)
