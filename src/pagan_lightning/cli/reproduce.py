@@ -100,8 +100,8 @@ def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="[%(asctime)s] %(message)s")
     plan = load_plan(args.plan)
     root = args.root or Path("outputs") / "reproduce" / Path(args.plan).stem
-    for model, overrides in plan.models.items():
-        for seed in plan.seeds:
+    for seed in plan.seeds:  # a seed of every model first: each model evaluated early on
+        for model, overrides in plan.models.items():
             job = root / str(model) / f"seed{seed}"
             train(plan, list(overrides), seed, job)
             evaluate(plan, job)
