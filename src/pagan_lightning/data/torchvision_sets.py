@@ -44,12 +44,19 @@ def check_idx(path: Path) -> None:
 
 
 class ImageTensors(Dataset):
-    """Images held in memory as one uint8 tensor (N, C, H, W) with their labels, transformed a
-    batch at a time: the DataLoader fetches a batch with one call of ``__getitems__``, so
-    the transform runs once per batch, not once per image."""
+    """Images held in memory as one uint8 tensor (N, C, H, W) with their labels (and the
+    labels' names, ``classes``), transformed a batch at a time: the DataLoader fetches a batch
+    with one call of ``__getitems__``, so the transform runs once per batch, not per image."""
 
-    def __init__(self, images: torch.Tensor, targets: torch.Tensor, transform: v2.Compose):
+    def __init__(
+        self,
+        images: torch.Tensor,
+        targets: torch.Tensor,
+        transform: v2.Compose,
+        classes: list[str],
+    ) -> None:
         self.images, self.targets, self.transform = images, targets, transform
+        self.classes = classes
 
     def __len__(self) -> int:
         return len(self.images)
@@ -86,7 +93,7 @@ class _MNISTLike(ImageDataModule):
             if (self.raw_folder() / Path(archive).stem).exists():
                 check_idx(self.raw_folder() / Path(archive).stem)
         raw = self.dataset_cls(self.data_dir, train=train, download=download)
-        return ImageTensors(raw.data.unsqueeze(1), raw.targets, self.transform())
+        return ImageTensors(raw.data.unsqueeze(1), raw.targets, self.transform(), raw.classes)
 
     def hint(self) -> str:
         raw = self.raw_folder().resolve()
