@@ -8,8 +8,10 @@ resumed with ``ckpt_path=last`` into its own folder, and compared with a run nev
 every logged loss of every step, and the final weights, must be equal - not close.
 """
 
+import csv
 import subprocess
 from pathlib import Path
+from signal import SIGTERM
 
 import pytest
 import torch
@@ -80,6 +82,27 @@ def test_sigkill_mid_run_then_resume_equals_uninterrupted(
     resumed_from = last_step(run_dir)
     assert 0 < resumed_from < STEPS
     finish(command(data, run_dir, "ckpt_path=last"))
+    assert_same_run(run_dir, reference)
+
+
+def test_sigterm_saves_the_step_exits_non_zero_and_resumes_exactly(
+    data: Path, reference: Path, tmp_path: Path
+) -> None:
+    """SIGTERM (a scheduler's pre-emption) stops after the current batch, writes last.ckpt at
+    that step and exits with 143; the resume logs every step once and equals the run never
+    stopped."""
+    run_dir = tmp_path / "run"
+    status = kill_when(command(data, run_dir), lambda: last_step(run_dir) >= 3, sig=SIGTERM)
+    assert status == 128 + SIGTERM
+    stopped = last_step(run_dir)
+    assert 3 <= stopped < STEPS
+    with open(run_dir / "csv" / "metrics.csv") as f:
+        steps = [int(row["step"]) for row in csv.DictReader(f) if row.get("train/g")]
+    assert sorted(steps) == list(range(stopped))  # each step before the stop, once
+    finish(command(data, run_dir, "ckpt_path=last"))
+    with open(run_dir / "csv" / "metrics.csv") as f:
+        steps = [int(row["step"]) for row in csv.DictReader(f) if row.get("train/g")]
+    assert sorted(steps) == list(range(STEPS))
     assert_same_run(run_dir, reference)
 
 

@@ -55,6 +55,24 @@ BAD_CONFIGS = [
         "model.lr_schedule.total_iters=-1 must be positive",
     ),
     (["model.objective._target_=no.such.Loss"], "model.objective._target_='no.such.Loss'"),
+    # issue #23: values that used to end in a traceback or pass silently
+    (["seed=abc"], "seed='abc' must be an integer in [0, 2**32) or null"),
+    (["seed=-1"], "seed=-1 must be an integer in [0, 2**32) or null"),
+    (["model.optimizer_g.lr=nan"], "model.optimizer_g.lr=nan must be a finite number"),
+    (["model.optimizer_g.betas=[2,3]"], "model.optimizer_g.betas=[2, 3] must be two numbers"),
+    (["trainer.val_check_interval=0"], "trainer.val_check_interval=0 must be positive"),
+    (["trainer.log_every_n_steps=0"], "trainer.log_every_n_steps=0 must be positive"),
+    (["callbacks.image_grids.every_n_steps=0"], "image_grids.every_n_steps=0 must be positive"),
+    (["callbacks.image_grids.n_samples=0"], "image_grids.n_samples=0 must be positive"),
+    (
+        ["callbacks.model_checkpoint.every_n_train_steps=-1"],
+        "model_checkpoint.every_n_train_steps=-1 must be 0 or more",
+    ),
+    (["model.compile=yes"], "model.compile='yes' is not allowed; expected bool | dict"),
+    (["model.update_order=sideways"], "expected 'simultaneous' | 'alternating'"),
+    (["data.batch_size=1"], "data.batch_size=1: BatchNorm needs at least 2 images a batch"),
+    (["trainer.devices=2"], "trainer.devices=2 needs a strategy that runs them: add trainer=ddp"),
+    (["resume_changes=abc"], "resume_changes='abc' must be a list of keys"),
 ]
 
 

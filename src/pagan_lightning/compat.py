@@ -34,6 +34,7 @@ from pytorch_lightning.callbacks import ModelCheckpoint
 from pytorch_lightning.loggers import CSVLogger
 from pytorch_lightning.loggers.csv_logs import ExperimentWriter
 from pytorch_lightning.loggers.logger import rank_zero_experiment
+from pytorch_lightning.utilities.exceptions import SIGTERMException
 from torch.nn.utils.parametrizations import _SpectralNorm
 
 # torch.nn.utils.parametrizations.spectral_norm registers this class; subclassing it is the
@@ -103,10 +104,24 @@ class LastStepCheckpoint(ModelCheckpoint):
     before, so with ``every_n_train_steps`` the steps after the last multiple were lost
     (``max_steps=4500`` saved every 1,000: the final 500). With ``save_last=True`` this writes
     it once more when training ends after the latest save (``save_last="link"`` would link
-    ``last.ckpt`` to the older file instead, so it is left as Lightning's)."""
+    ``last.ckpt`` to the older file instead, so it is left as Lightning's), and when SIGTERM
+    stops training."""
 
     def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         super().on_train_end(trainer, pl_module)
+        self._save_last_if_behind(trainer)
+
+    def on_exception(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, exception: BaseException
+    ) -> None:
+        """On SIGTERM (what schedulers send before they kill a job; Lightning stops the loop
+        after the current batch with ``SIGTERMException``), also write ``last.ckpt`` at this
+        step, so that ``ckpt_path=last`` loses nothing. Other exceptions write nothing (a
+        non-finite loss must not overwrite the last good checkpoint)."""
+        if isinstance(exception, SIGTERMException):
+            self._save_last_if_behind(trainer)
+
+    def _save_last_if_behind(self, trainer: pl.Trainer) -> None:
         if self.save_last is True and self._last_global_step_saved != trainer.global_step:
             self._save_last_checkpoint(trainer, self._monitor_candidates(trainer))
 

@@ -1,8 +1,13 @@
-"""Errors about the user's input (config, files): reported as one clear message, no traceback."""
+"""Errors about the user's input (config, files): reported as one clear message, no traceback;
+anything else is a bug, reported as such above its traceback."""
 
 import logging
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import NoReturn
+
+BUG = "unexpected error, a bug: please report it with the traceback below"
 
 
 class UserError(Exception):
@@ -29,6 +34,10 @@ class NonFiniteLossError(UserError, RuntimeError):
     """A training loss became NaN or Inf; names the step and the game."""
 
 
+class NonFiniteError(UserError, ValueError):
+    """A model's weights or an evaluation's results are NaN or Inf."""
+
+
 class DiskFullError(UserError, OSError):
     """The disk filled up while a file was written; the earlier files are intact."""
 
@@ -41,6 +50,19 @@ def message(err: UserError) -> str:
         return text
     last = text.strip().splitlines()[-1]
     return last.removeprefix(f"{type(err).__module__}.{type(err).__qualname__}: ")
+
+
+@contextmanager
+def bugs_reported(log: logging.Logger) -> Iterator[None]:
+    """Log :data:`BUG` first when an exception other than a :class:`UserError` (or an exit)
+    escapes, then let it show its traceback."""
+    try:
+        yield
+    except (UserError, SystemExit, KeyboardInterrupt):
+        raise
+    except Exception:
+        log.error(BUG)
+        raise
 
 
 def exit_with(err: UserError, log: logging.Logger) -> NoReturn:

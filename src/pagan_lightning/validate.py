@@ -10,9 +10,10 @@ caught earlier by Hydra itself, which lists the available options.
 
 import contextlib
 import inspect
+import math
 import types
 import typing
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any, Literal
 
 import torch
@@ -24,8 +25,12 @@ from pagan_lightning.errors import ConfigError
 
 NAMED = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
 INSTANTIATE_KEYS = {"_target_", "_partial_", "_recursive_", "_convert_", "_args_"}
-NON_NEGATIVE = {"num_workers", "val_size"}  # keys that may be 0 but not less
+NON_NEGATIVE = {"num_workers", "val_size", "every_n_train_steps"}  # may be 0, not less
 POSITIVE = {
+    "every_n_steps",
+    "n_samples",
+    "val_check_interval",
+    "log_every_n_steps",
     "lr",
     "batch_size",
     "latent_dim",
@@ -44,6 +49,7 @@ TOP_LEVEL = {
     "ckpt_path",
     "optimized_metric",
     "trusted",
+    "resume_changes",
     "data",
     "model",
     "trainer",
@@ -87,6 +93,8 @@ def _allowed_types(annotation: Any) -> tuple[tuple[type, ...], tuple[Any, ...]] 
         return kinds, literals
     if annotation is float:
         return (float, int), ()
+    if annotation is Mapping or typing.get_origin(annotation) in (Mapping, dict):
+        return (dict,), ()  # a mapping in the config is a DictConfig node, not checked here
     if annotation in (int, bool, str):
         return (annotation,), ()
     return None
@@ -105,6 +113,12 @@ def _check_value(key: str, value: Any, annotation: Any) -> None:
         options = [repr(v) for v in literals]
         options += ["null" if k is type(None) else k.__name__ for k in kinds]
         raise ConfigError(f"{key}={value!r} is not allowed; expected {' | '.join(options)}")
+
+
+def _check_betas(key: str, value: Any) -> None:
+    ok = len(value) == 2 and all(isinstance(b, float | int) and 0 <= b < 1 for b in value)
+    if not ok:
+        raise ConfigError(f"{key}={value} must be two numbers in [0, 1), e.g. [0.5, 0.999]")
 
 
 def _check_positive(key: str, value: Any) -> None:
@@ -164,7 +178,11 @@ def check_node(path: str, node: DictConfig) -> None:
         if isinstance(value, DictConfig | ListConfig):
             if key in POSITIVE and isinstance(value, ListConfig):
                 _check_positive(full, OmegaConf.to_object(value))
+            if key == "betas":
+                _check_betas(full, OmegaConf.to_object(value))
             continue
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ConfigError(f"{full}={value} must be a finite number")
         if key in hints:
             _check_value(full, value, hints[key])
         if key in POSITIVE:
@@ -187,7 +205,33 @@ def check_config(cfg: DictConfig) -> None:
         if key != "hydra":
             for path, node in _targets(cfg[key], str(key)):
                 check_node(path, node)
+    check_run(cfg)
     check_trusted(cfg)
+
+
+def check_run(cfg: DictConfig) -> None:
+    """The settings that no signature states: the seed, a batch that BatchNorm can normalise,
+    several devices only with a strategy that runs them, the resume's allowed changes."""
+    seed = cfg.get("seed")
+    if seed is not None and (
+        isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**32
+    ):
+        raise ConfigError(f"seed={seed!r} must be an integer in [0, 2**32) or null")
+    batch = OmegaConf.select(cfg, "data.batch_size")
+    if isinstance(batch, int) and batch == 1:
+        raise ConfigError("data.batch_size=1: BatchNorm needs at least 2 images a batch")
+    devices = OmegaConf.select(cfg, "trainer.devices")
+    several = (isinstance(devices, int) and devices > 1) or (
+        isinstance(devices, ListConfig) and len(devices) > 1
+    )
+    if several and OmegaConf.select(cfg, "trainer.strategy") is None:
+        raise ConfigError(
+            f"trainer.devices={devices} needs a strategy that runs them: add trainer=ddp "
+            f"(and trainer.accelerator=cpu on a CPU)"
+        )
+    changes = cfg.get("resume_changes", [])
+    if not isinstance(changes, ListConfig | list) or not all(isinstance(k, str) for k in changes):
+        raise ConfigError(f"resume_changes={changes!r} must be a list of keys, e.g. [seed]")
 
 
 def check_trusted(cfg: DictConfig) -> None:

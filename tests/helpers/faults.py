@@ -92,9 +92,15 @@ class StallingCheckpointIO(AtomicCheckpointIO):
             time.sleep(600)
 
 
-def kill_when(cmd: list[str], ready: Callable[[], bool], env: dict[str, str] | None = None) -> None:
-    """Start ``cmd``, SIGKILL it and every process it started (DDP ranks) as soon as
-    ``ready()``, as a machine failure would; it must not have finished before."""
+def kill_when(
+    cmd: list[str],
+    ready: Callable[[], bool],
+    env: dict[str, str] | None = None,
+    sig: signal.Signals = signal.SIGKILL,
+) -> int:
+    """Start ``cmd``, send ``sig`` to it and every process it started (DDP ranks) as soon as
+    ``ready()`` (SIGKILL: as a machine failure would; SIGTERM: as a scheduler does); it must not
+    have finished before. Returns its exit status."""
     process = subprocess.Popen(
         cmd,
         stdout=subprocess.DEVNULL,
@@ -107,9 +113,10 @@ def kill_when(cmd: list[str], ready: Callable[[], bool], env: dict[str, str] | N
         assert process.poll() is None, f"run ended before the kill: {process.stderr.read()[-2000:]}"
         assert time.monotonic() < deadline, "kill point never reached"
         time.sleep(0.05)
-    os.killpg(process.pid, signal.SIGKILL)
-    process.wait()
+    os.killpg(process.pid, sig)
+    status = process.wait(timeout=300)
     process.stderr.close()
+    return status
 
 
 def last_step(run_dir: Path) -> int:

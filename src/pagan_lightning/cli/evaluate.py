@@ -14,6 +14,7 @@ the output folder (default ``<run>/eval/<date>_<time>``):
 
 import json
 import logging
+import math
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -29,7 +30,7 @@ from torchvision.utils import save_image
 from pagan_lightning.checkpoint import load_checkpoint, module_from_checkpoint
 from pagan_lightning.configs import config_dir
 from pagan_lightning.data import first_images
-from pagan_lightning.errors import ConfigError, UserError, exit_with
+from pagan_lightning.errors import ConfigError, NonFiniteError, UserError, bugs_reported, exit_with
 from pagan_lightning.figures import (
     interpolation_grid,
     reconstruction_grid,
@@ -141,6 +142,22 @@ def write_figures(
     save_image(interpolation_grid(path), out / "interpolations.png")
 
 
+def check_finite_weights(model: pl.LightningModule, path: str) -> None:
+    """Refuse a model whose parameters or buffers hold NaN or Inf: its samples would be
+    scored as if they were images."""
+    bad = [
+        name
+        for name, t in (*model.named_parameters(), *model.named_buffers())
+        if t.is_floating_point() and not torch.isfinite(t).all()
+    ]
+    if bad:
+        more = f" and {len(bad) - 3} more" if len(bad) > 3 else ""
+        raise NonFiniteError(
+            f"{path}: non-finite weights in {', '.join(bad[:3])}{more}: the model cannot be "
+            f"evaluated (a run stopped by a NaN loss keeps its last finite checkpoint)"
+        )
+
+
 def evaluate(cfg: DictConfig) -> dict[str, Any]:
     """Evaluate ``cfg.ckpt_path`` and write every output; returns the metrics."""
     metrics = metrics_config(cfg.metrics)  # bad settings fail before anything is loaded
@@ -152,6 +169,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     checkpoint = load_checkpoint(cfg.ckpt_path, map_location=device)  # read once
     trusted = [*recorded_for(cfg.ckpt_path), *cfg.trusted]  # the run's and this command's
     model = module_from_checkpoint(checkpoint, map_location=device, trusted=trusted).eval()
+    check_finite_weights(model, cfg.ckpt_path)
     augmenter = aug_baseline(cfg, model)
     run = Path(run_dir(cfg.ckpt_path))
     datamodule = instantiate(data_config(cfg, run))
@@ -159,6 +177,12 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     datamodule.setup("test")
 
     results: dict[str, Any] = compute_metrics(model, datamodule, metrics, augmenter)
+    bad = sorted(k for k, v in results.items() if isinstance(v, float) and not math.isfinite(v))
+    if bad:
+        raise NonFiniteError(
+            f"non-finite {', '.join(bad)} for {cfg.ckpt_path}: nothing written (metrics.json "
+            f"holds strict JSON); check the metrics settings and the model's samples"
+        )
     row = row_name(run)
     results |= {
         "checkpoint": str(Path(cfg.ckpt_path).resolve()),
@@ -166,7 +190,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
         "dataset": datamodule.name,
         "row": row,
     }
-    (out / "metrics.json").write_text(json.dumps(results, indent=2) + "\n")
+    (out / "metrics.json").write_text(json.dumps(results, indent=2, allow_nan=False) + "\n")
     (out / "results.md").write_text(results_table(results, datamodule.name, row))
 
     n = max(cfg.figures.n_reconstructions, 2 * cfg.figures.n_interpolations)
@@ -191,7 +215,8 @@ def main(cfg: DictConfig) -> None:
     if OmegaConf.is_missing(cfg, "ckpt_path"):  # hydra.run.dir given, so no resolver ran
         sys.exit(NO_CHECKPOINT)
     try:
-        results = evaluate(cfg)
+        with bugs_reported(log):
+            results = evaluate(cfg)
     except UserError as err:
         exit_with(err, log)
     print((Path(cfg.output_dir) / "results.md").read_text())

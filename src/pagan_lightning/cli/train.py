@@ -5,6 +5,7 @@ and fits. ``trainer.max_steps`` counts generator/encoder updates.
 """
 
 import logging
+import signal
 import sys
 from pathlib import Path
 
@@ -14,6 +15,7 @@ import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.utilities import rank_zero_only
+from pytorch_lightning.utilities.exceptions import SIGTERMException
 
 from pagan_lightning import rundir
 from pagan_lightning.augment import check_augmenter
@@ -24,7 +26,7 @@ from pagan_lightning.configs import (
     instantiate_all,
     instantiate_model,
 )
-from pagan_lightning.errors import ConfigError, UserError, exit_with
+from pagan_lightning.errors import ConfigError, UserError, bugs_reported, exit_with
 from pagan_lightning.validate import check_config
 
 log = logging.getLogger(__name__)
@@ -37,11 +39,55 @@ def claim_run_dir(output_dir: Path, ckpt_path: str | None) -> None:
     rundir.claim(output_dir, ckpt_path)
 
 
+# what a resume may change without saying so: how long, where, and how it is shown or loaded
+FREE_ON_RESUME = (
+    "ckpt_path",
+    "resume_changes",
+    "trusted",
+    "paths",
+    "trainer.max_steps",
+    "trainer.max_time",
+    "trainer.enable_progress_bar",
+    "callbacks.progress_bar",
+    "data.num_workers",
+)
+
+
+def flat(tree: object, prefix: str = "") -> dict[str, object]:
+    """A nested mapping as ``{dotted.key: leaf}`` (lists are leaves)."""
+    if not isinstance(tree, dict) or not tree:
+        return {prefix: tree}
+    return {k: v for key, sub in tree.items() for k, v in flat(sub, f"{prefix}{key}.").items()}
+
+
+def changed_on_resume(cfg: DictConfig, output_dir: Path) -> list[str]:
+    """The keys whose values differ from the run's ``config_resolved.yaml`` (the first
+    attempt's), other than :data:`FREE_ON_RESUME` and ``cfg.resume_changes``."""
+    recorded = output_dir / "config_resolved.yaml"
+    if not cfg.get("ckpt_path") or not recorded.is_file():
+        return []
+    before = flat(OmegaConf.to_container(OmegaConf.load(recorded)))
+    now = flat(OmegaConf.to_container(cfg, resolve=True))
+    free = (*FREE_ON_RESUME, *cfg.get("resume_changes", []))
+
+    def is_free(key: str) -> bool:
+        return any(key.rstrip(".") == f or key.startswith(f"{f}.") for f in free)
+
+    keys = sorted((before.keys() | now.keys()) - {""})
+    return [k.rstrip(".") for k in keys if not is_free(k) and before.get(k) != now.get(k)]
+
+
 @rank_zero_only
 def save_config(cfg: DictConfig, output_dir: Path) -> None:
-    """``<output_dir>/config_resolved.yaml``, written by rank 0 only."""
+    """``<output_dir>/config_resolved.yaml``, written by rank 0 only; a resume keeps the first
+    attempt's and writes its own beside it, ``config_resolved.resume<N>.yaml``."""
     output_dir.mkdir(parents=True, exist_ok=True)
-    OmegaConf.save(cfg, output_dir / "config_resolved.yaml", resolve=True)
+    path = output_dir / "config_resolved.yaml"
+    n = 1
+    while path.exists():
+        path = output_dir / f"config_resolved.resume{n}.yaml"
+        n += 1
+    OmegaConf.save(cfg, path, resolve=True)
 
 
 def check_resume(cfg: DictConfig, output_dir: Path) -> None:
@@ -62,6 +108,13 @@ def train(cfg: DictConfig) -> pl.Trainer:
     """Fit PAGAN as configured by ``cfg`` and return the trainer."""
     check_config(cfg)  # unknown keys, wrong types, bad values: before any work
     output_dir = Path(cfg.paths.output_dir)
+    changed = changed_on_resume(cfg, output_dir)
+    if changed:
+        raise ConfigError(
+            f"this resume changes {', '.join(changed)} from the run's config_resolved.yaml: "
+            f"resume with the run's values, or allow them with "
+            f"resume_changes=[{','.join(changed)}] (recorded beside the original config)"
+        )
     claim_run_dir(output_dir, cfg.get("ckpt_path"))  # one writer; a used folder only resumed
     check_resume(cfg, output_dir)
     if cfg.get("seed") is not None:
@@ -95,9 +148,16 @@ def train(cfg: DictConfig) -> pl.Trainer:
 def main(cfg: DictConfig) -> float | None:
     """Train; return ``cfg.optimized_metric`` (for Hydra's Optuna sweeper) when it is set."""
     try:
-        trainer = train(cfg)
+        with bugs_reported(log):
+            trainer = train(cfg)
     except UserError as err:
         exit_with(err, log)
+    except SIGTERMException:  # last.ckpt was written at the stopping step (LastStepCheckpoint)
+        log.error(
+            "stopped by SIGTERM; checkpoints/last.ckpt holds the last step: resume with the same "
+            "command and ckpt_path=last"
+        )
+        sys.exit(128 + signal.SIGTERM)  # non-zero, as a scheduler's pre-emption expects
     if cfg.get("optimized_metric"):
         value = trainer.callback_metrics.get(cfg.optimized_metric)
         if value is None:

@@ -71,6 +71,11 @@ class MetricsConfig:
             self.cache_dir = str(Path(torch.hub.get_dir()).parent / "fidelity_cache")
         if self.splits < 1 or self.batch_size < 1:
             raise ConfigError("metrics.splits and metrics.batch_size must be >= 1")
+        if self.kid and (self.kid_subsets < 1 or self.kid_subset_size < 2):
+            raise ConfigError(
+                "metrics.kid_subsets must be >= 1 and metrics.kid_subset_size >= 2 "
+                "(or metrics.kid=false)"
+            )
         for key in ("num_samples", "num_test"):
             n = getattr(self, key)
             if n is not None and 0 < n < self.splits:
