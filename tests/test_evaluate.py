@@ -3,6 +3,7 @@
 import csv
 import hashlib
 import json
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -225,3 +226,28 @@ def test_cached_statistics_that_would_run_code_are_refused(
         torch.save(RunsCode(marker), path)
     out = evaluate_cli(tiny_run, tmp_path / "eval2", f"metrics.cache_dir={cache}")
     assert_refused(out, "refused to load the cached statistics", marker)
+
+
+def test_a_model_with_non_finite_weights_is_not_scored(
+    tiny_run: dict[str, Path], tmp_path: Path
+) -> None:
+    """A generator of NaN weights used to be scored (FID 0.44, IS 1.0, exit 0); now one line
+    names the weights and nothing is written."""
+    checkpoint = torch.load(tiny_run["ckpt"], weights_only=True)
+    name = next(k for k in checkpoint["state_dict"] if k.startswith("generator."))
+    checkpoint["state_dict"][name].fill_(float("nan"))
+    poisoned = tmp_path / "run" / "checkpoints" / "last.ckpt"
+    poisoned.parent.mkdir(parents=True)
+    torch.save(checkpoint, poisoned)
+    shutil.copy(tiny_run["ckpt"].parents[1] / "config_resolved.yaml", tmp_path / "run")
+    out_dir = tmp_path / "run" / "eval" / "nan"
+    out = subprocess.run(
+        [console_script("pagan-evaluate"), f"ckpt_path={poisoned}", f"hydra.run.dir={out_dir}"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert out.returncode == 1 and "Traceback" not in out.stderr
+    last = out.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: ") and f"non-finite weights in {name}" in last, last
+    assert not (out_dir / "metrics.json").exists()

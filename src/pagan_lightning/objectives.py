@@ -8,7 +8,7 @@ where ``real`` and ``fake`` are the network's raw outputs ("logits", one per sam
 
 import math
 from collections.abc import Callable
-from typing import Literal, Protocol
+from typing import Protocol
 
 import torch
 import torch.nn.functional as F
@@ -69,28 +69,25 @@ class GradientPenalty(Rebuildable):
     interpolations between real and fake inputs (Appendix C.1).
 
     A critic of several inputs (the pair critic T(x, y)) gets its inputs interpolated part by
-    part, with one alpha shared by all parts (eq. 38, ``alpha="shared"``, the paper's default)
-    or one alpha per part (eq. 39, ``alpha="independent"``); the gradient norm is taken over
-    all parts together. The critic runs in fp32 here even under mixed precision.
+    part with one alpha shared by all parts (eq. 38, the paper's default); the gradient norm
+    is taken over all parts together. Eq. (39), one alpha per part, is not offered: the real
+    and fake pairs of Algorithm 1, (x, a(x)) and (x, G(E(x))), share x, so the first part
+    interpolates to x for any alpha and both choices draw the same x_tilde (the paper found
+    "no differences in results"). The critic runs in fp32 here even under mixed precision.
     """
 
-    def __init__(
-        self, weight: float = 10.0, alpha: Literal["shared", "independent"] = "shared"
-    ) -> None:
-        if alpha not in ("shared", "independent"):
-            raise ValueError(f"alpha must be 'shared' or 'independent', got {alpha!r}")
-        self.weight, self.alpha = weight, alpha
+    def __init__(self, weight: float = 10.0) -> None:
+        self.weight = weight
 
     def interpolate(self, real: tuple[Tensor, ...], fake: tuple[Tensor, ...]) -> list[Tensor]:
         """x_tilde = alpha x + (1 - alpha) x' per part, alpha ~ U[0, 1] per sample."""
         n = real[0].shape[0]
-        shared = torch.rand(n, device=real[0].device)
-        mixed = []
-        for r, f in zip(real, fake, strict=True):
-            alpha = shared if self.alpha == "shared" else torch.rand(n, device=r.device)
-            alpha = alpha.view(n, *[1] * (r.dim() - 1))
-            mixed.append(alpha * r.detach() + (1 - alpha) * f.detach())
-        return mixed
+        alpha = torch.rand(n, device=real[0].device)
+        return [
+            alpha.view(n, *[1] * (r.dim() - 1)) * r.detach()
+            + (1 - alpha.view(n, *[1] * (r.dim() - 1))) * f.detach()
+            for r, f in zip(real, fake, strict=True)
+        ]
 
     def __call__(
         self, critic: Callable[..., Tensor], real: tuple[Tensor, ...], fake: tuple[Tensor, ...]

@@ -39,42 +39,42 @@ def claim_run_dir(output_dir: Path, ckpt_path: str | None) -> None:
     rundir.claim(output_dir, ckpt_path)
 
 
-# what a resume may change without saying so: how long, where, and how it is shown or loaded
-FREE_ON_RESUME = (
-    "ckpt_path",
-    "resume_changes",
-    "trusted",
-    "paths",
-    "trainer.max_steps",
-    "trainer.max_time",
-    "trainer.enable_progress_bar",
-    "callbacks.progress_bar",
-    "data.num_workers",
+# what a resume must keep: the keys that decide the training's course
+FIXED_ON_RESUME = (
+    "seed",
+    "model",
+    "data",
+    "trainer.precision",
+    "trainer.devices",
+    "trainer.num_nodes",
 )
+# ... except where the data comes from and how it is loaded
+FREE_ON_RESUME = ("data.num_workers", "data.data_dir", "data.system_dir", "data.download")
 
 
 def flat(tree: object, prefix: str = "") -> dict[str, object]:
     """A nested mapping as ``{dotted.key: leaf}`` (lists are leaves)."""
     if not isinstance(tree, dict) or not tree:
-        return {prefix: tree}
+        return {prefix.rstrip("."): tree}
     return {k: v for key, sub in tree.items() for k, v in flat(sub, f"{prefix}{key}.").items()}
 
 
 def changed_on_resume(cfg: DictConfig, output_dir: Path) -> list[str]:
-    """The keys whose values differ from the run's ``config_resolved.yaml`` (the first
-    attempt's), other than :data:`FREE_ON_RESUME` and ``cfg.resume_changes``."""
+    """The keys of :data:`FIXED_ON_RESUME` whose values differ from the run's
+    ``config_resolved.yaml`` (the first attempt's), but for :data:`FREE_ON_RESUME` and
+    ``cfg.resume_changes``."""
     recorded = output_dir / "config_resolved.yaml"
     if not cfg.get("ckpt_path") or not recorded.is_file():
         return []
     before = flat(OmegaConf.to_container(OmegaConf.load(recorded)))
     now = flat(OmegaConf.to_container(cfg, resolve=True))
+
+    def within(key: str, prefixes: tuple[str, ...]) -> bool:
+        return any(key == p or key.startswith(f"{p}.") for p in prefixes)
+
     free = (*FREE_ON_RESUME, *cfg.get("resume_changes", []))
-
-    def is_free(key: str) -> bool:
-        return any(key.rstrip(".") == f or key.startswith(f"{f}.") for f in free)
-
-    keys = sorted((before.keys() | now.keys()) - {""})
-    return [k.rstrip(".") for k in keys if not is_free(k) and before.get(k) != now.get(k)]
+    keys = sorted(k for k in before.keys() | now.keys() if within(k, FIXED_ON_RESUME))
+    return [k for k in keys if not within(k, free) and before.get(k) != now.get(k)]
 
 
 @rank_zero_only
