@@ -22,7 +22,8 @@ NOT_RUN = {
     "make test": "the suite itself",
     "make classifier": "pagan-train-classifier on the real data (tests/test_metrics.py)",
     "make table3-quick": "a wrapper of the variant sweep and pagan-collect (run below)",
-    "make reproduce-quick": "90 min of CPU; its aggregation is tested in tests/test_summary.py",
+    "make reproduce-quick": "hours of CPU; tests/test_reproduce.py runs pagan-reproduce on a "
+    "tiny plan (interrupted, resumed, rerun)",
     "make reproduce-table": "GPU, paper scale",
     "make gpu-check": "a GPU box (tests/test_gpu_check.py runs the script on the CPU)",
     "python3 -m pip install": "installs wheels on a GPU box",
