@@ -53,7 +53,8 @@ def train(run: Path, data: Path, *overrides: str) -> subprocess.CompletedProcess
 
 
 def snapshot(run: Path) -> dict[str, bytes]:
-    files = ["config_resolved.yaml", "csv/metrics.csv", "checkpoints/last.ckpt"]
+    files = ["config_resolved.yaml", "csv/metrics.csv", "checkpoints/last.ckpt", "train.log"]
+    files += [f".hydra/{name}.yaml" for name in ("config", "hydra", "overrides")]
     return {name: (run / name).read_bytes() for name in files}
 
 
@@ -70,11 +71,18 @@ def test_a_used_folder_is_resumed_or_refused_never_mixed(fashion_dir: Path, tmp_
         f" Resume it with ckpt_path=last, or start the new run in another folder (leave "
         f"hydra.run.dir out for a fresh dated one)"
     )
-    assert snapshot(run) == before  # nothing written
+    assert snapshot(run) == before  # nothing written, Hydra's files and log included
 
     resumed = train(run, fashion_dir, "trainer.max_steps=3", "ckpt_path=last")
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     assert (run / "csv/metrics.csv").read_bytes().startswith(before["csv/metrics.csv"][:50])
+    # the first attempt's .hydra/ stays (pagan-collect reads its overrides); the resume's
+    # files are beside it
+    after = snapshot(run)
+    assert all(
+        after[f".hydra/{n}.yaml"] == before[f".hydra/{n}.yaml"] for n in ("config", "overrides")
+    )
+    assert "ckpt_path=last" in (run / ".hydra" / "resume1" / "overrides.yaml").read_text()
 
 
 def test_a_second_pagan_train_into_a_running_folder_is_refused(fashion_dir: Path, tmp_path):

@@ -1,16 +1,21 @@
 """Run folders: one writer at a time, a used folder only resumed, and what a folder tells.
 
-:func:`claim` (rank 0 of ``pagan-train``, before anything is written) takes an exclusive
-``flock`` on ``<run>/.lock`` for the life of the process (released by the kernel however the
-process ends, SIGKILL included), and refuses a folder that already holds a run's files unless
-the command resumes that run from one of its own checkpoints.
+:class:`GuardRunFolder` (a Hydra callback of ``pagan-train``) refuses a folder that already
+holds a run's files, unless the command resumes that run from one of its own checkpoints,
+before Hydra writes anything there; a resume gets its own ``.hydra/resume<N>/``, so that the
+first attempt's ``.hydra/`` files stay as they were. :func:`claim` (rank 0, before anything is
+written) then takes an exclusive ``flock`` on ``<run>/.lock`` for the life of the process
+(released by the kernel however the process ends, SIGKILL included).
 """
 
 import fcntl
 import os
+import sys
 from pathlib import Path
+from typing import Any
 
-from omegaconf import OmegaConf
+from hydra.experimental.callback import Callback
+from omegaconf import DictConfig, OmegaConf, open_dict
 
 from pagan_lightning.errors import ConfigError
 
@@ -42,17 +47,48 @@ def claim(output_dir: Path, ckpt_path: str | None) -> None:
             f"{output_dir} is in use by another pagan-train (pid {holder}); a run folder has "
             f"one writer. Wait for it to end, or give this run another hydra.run.dir"
         ) from None
+    try:
+        check_folder(output_dir, ckpt_path)
+    except ConfigError:
+        os.close(fd)
+        raise
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+    _held[output_dir] = fd
+
+
+def check_folder(output_dir: Path, ckpt_path: str | None) -> None:
+    """Refuse ``output_dir`` if it holds a run that ``ckpt_path`` does not resume."""
     used = [name for name in RUN_FILES if _nonempty(output_dir / name)]
     if used and not _resumes(output_dir, ckpt_path):
-        os.close(fd)
         raise ConfigError(
             f"{output_dir} already holds a run ({', '.join(used)}). Resume it with "
             f"ckpt_path=last, or start the new run in another folder (leave hydra.run.dir "
             f"out for a fresh dated one)"
         )
-    os.ftruncate(fd, 0)
-    os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
-    _held[output_dir] = fd
+
+
+class GuardRunFolder(Callback):
+    """Before Hydra writes ``.hydra/`` and the log of a single run: refuse another run's
+    folder in one line (nothing written there), and point a resume's ``.hydra/`` files to
+    ``.hydra/resume<N>/``. The ranks that Lightning's DDP launcher starts (``LOCAL_RANK`` > 0)
+    write no ``.hydra/`` at all: rank 0 has."""
+
+    def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
+        output_dir = Path(config.hydra.run.dir).resolve()
+        with open_dict(config.hydra):
+            if os.environ.get("LOCAL_RANK", "0") != "0":
+                config.hydra.output_subdir = None
+                return
+            try:
+                check_folder(output_dir, config.get("ckpt_path"))
+            except ConfigError as err:
+                sys.exit(f"error: {err}")
+            if config.hydra.output_subdir and (output_dir / config.hydra.output_subdir).exists():
+                n = 1
+                while (output_dir / config.hydra.output_subdir / f"resume{n}").exists():
+                    n += 1
+                config.hydra.output_subdir = f"{config.hydra.output_subdir}/resume{n}"
 
 
 def release(output_dir: Path) -> None:
