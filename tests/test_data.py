@@ -1,3 +1,4 @@
+import os
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +12,7 @@ from pagan_lightning.data import (
     FashionMNISTDataModule,
     ImageFolderDataModule,
     MNISTDataModule,
+    UnreadableImageError,
 )
 from pagan_lightning.errors import DataNotFoundError
 from tests.helpers.files import write_mnist_like
@@ -134,3 +136,55 @@ def test_celeba_plain_folder(tmp_path: Path) -> None:
 def test_celeba_missing_offline(tmp_path: Path) -> None:
     with pytest.raises(DataNotFoundError, match="img_align_celeba"):
         CelebADataModule(data_dir=str(tmp_path), download=False).prepare_data()
+
+
+def hostile_folder(root: Path) -> Path:
+    """A class folder with an 8-bit PNG, a 16-bit grayscale PNG, a FIFO named like an image,
+    a 30x30 PNG and a symlink loop (``loop -> ..``)."""
+    folder = root / "a"
+    folder.mkdir(parents=True)
+    Image.fromarray(np.full((8, 8), 128, dtype=np.uint8)).save(folder / "gray8.png")
+    Image.fromarray(np.full((8, 8), 32768, dtype=np.uint16)).save(folder / "gray16.png")
+    Image.fromarray(np.zeros((30, 30), dtype=np.uint8)).save(folder / "large.png")
+    os.mkfifo(folder / "fifo.png")
+    (folder / "loop").symlink_to("..")
+    return root
+
+
+def test_hostile_image_folders_are_indexed_safely(tmp_path: Path, monkeypatch) -> None:
+    """A FIFO is never opened (skipped, or refused in raise mode), a symlink loop indexes each
+    file once (and so never on both sides of the split), a 16-bit PNG keeps its range (half
+    grey, not white), and PIL's size limit is a skip or a one-line error, not a traceback."""
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 200)  # 30x30 > 2 x 200: a "bomb"
+    root = hostile_folder(tmp_path / "images")
+    dm = ImageFolderDataModule(
+        data_dir=str(root),
+        image_size=8,
+        channels=1,
+        val_size=1,
+        batch_size=1,
+        on_bad_image="skip",
+    )
+    with pytest.warns(UserWarning):
+        dm.setup()
+    files = [Path(p).name for p, _ in dm.train_set.dataset.samples]
+    assert sorted(files) == ["gray16.png", "gray8.png"]
+    assert sorted(Path(p).name for p in dm.skipped[str(root)]) == ["fifo.png", "large.png"]
+    full = dm.train_set.dataset
+    images = {Path(p).name: full[i][0] for i, (p, _) in enumerate(full.samples)}
+    assert images["gray16.png"].mean().item() == pytest.approx(0.0, abs=0.01)  # 32768/65535
+    assert images["gray8.png"].mean().item() == pytest.approx(128 / 255 * 2 - 1, abs=0.01)
+
+    strict = ImageFolderDataModule(
+        data_dir=str(root), image_size=8, channels=1, val_size=1, batch_size=1
+    )
+    with pytest.raises(UnreadableImageError, match=r"fifo\.png is not a regular file"):
+        strict.setup()
+    (root / "a" / "fifo.png").unlink()
+    strict = ImageFolderDataModule(
+        data_dir=str(root), image_size=8, channels=1, val_size=1, batch_size=1
+    )
+    strict.setup()
+    large = next(i for i, (p, _) in enumerate(strict.train_set.dataset.samples) if "large" in p)
+    with pytest.raises(UnreadableImageError, match=r"unreadable image .*large\.png"):
+        strict.train_set.dataset[large]

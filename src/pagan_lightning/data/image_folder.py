@@ -1,9 +1,12 @@
 """Any folder of images (torchvision's ImageFolder layout), with unreadable files named."""
 
+import os
+import stat
 import warnings
 from functools import partial
 from typing import Any, Literal
 
+import numpy as np
 from PIL import Image
 from torch.utils.data import Dataset
 from torchvision import datasets
@@ -18,11 +21,23 @@ class UnreadableImageError(UserError, OSError):
     """An image file that PIL cannot open or decode."""
 
 
+BROKEN = (OSError, SyntaxError, ValueError, Image.DecompressionBombError)
+WIDE_MODES = ("I", "I;16", "I;16B", "I;16L", "I;16N")  # 16- and 32-bit integer grayscale
+
+
 def load_image(path: str) -> Image.Image:
-    """torchvision's image loader, with the file's path in the error of a broken image."""
+    """An RGB image of ``path``: 16-bit grayscale scaled to 8 bits (PIL's own conversion
+    clips it to white), palette, CMYK and RGBA converted by PIL; the file's path in the error
+    of a broken or oversized image."""
     try:
-        return datasets.folder.default_loader(path)
-    except (OSError, SyntaxError, ValueError) as err:
+        with Image.open(path) as image:
+            if image.mode in WIDE_MODES:
+                pixels = np.asarray(image, dtype=np.float64)
+                top = 65535.0 if pixels.max(initial=0) <= 65535 else float(pixels.max())
+                gray = Image.fromarray(np.round(pixels / top * 255).astype(np.uint8), "L")
+                return gray.convert("RGB")
+            return image.convert("RGB")
+    except BROKEN as err:
         raise UnreadableImageError(
             f"unreadable image {path}: {err}. Fix: remove or replace the file, or set "
             f"data.on_bad_image=skip to leave out the files that cannot be opened."
@@ -37,11 +52,13 @@ class ImageFolderDataModule(ImageDataModule):
     Images are resized (shorter side) and center-cropped to ``image_size``.
 
     Args:
-        on_bad_image: ``raise`` stops at the first unreadable image with its path; ``skip``
-            opens and verifies every file while the folder is indexed and leaves out those PIL
-            cannot read, with one warning that gives their count and first paths. (PIL's
-            verification does not decode every pixel: a file that still fails to decode
-            during training stops it with its path.)
+        on_bad_image: ``raise`` stops at the first unreadable image (or non-regular file)
+            with its path; ``skip`` opens and verifies every file while the folder is indexed
+            and leaves out those PIL cannot read, with one warning that gives their count and
+            first paths. (PIL's verification does not decode every pixel: a file that still
+            fails to decode during training stops it with its path.) Non-regular files
+            (FIFOs, devices, sockets) are never opened, and a file reached through several
+            paths (symlinks, loops included) is indexed once.
     """
 
     name = "ImageFolder"
@@ -53,17 +70,48 @@ class ImageFolderDataModule(ImageDataModule):
         self.on_bad_image = on_bad_image
         self.skipped: dict[str, list[str]] = {}  # folder -> files left out (skip mode)
 
-    @staticmethod
-    def _readable(bad: list[str], path: str) -> bool:
+    def _readable(self, bad: list[str], path: str) -> bool:
+        """Whether to index ``path``: an image extension and a regular file (a FIFO, device
+        or socket is never opened); in ``skip`` mode also one that PIL opens and verifies."""
         if not datasets.folder.has_file_allowed_extension(path, datasets.folder.IMG_EXTENSIONS):
             return False
         try:
+            regular = stat.S_ISREG(os.stat(path).st_mode)
+        except OSError:  # a dangling link
+            regular = False
+        if not regular:
+            if self.on_bad_image == "raise":
+                raise UnreadableImageError(
+                    f"{path} is not a regular file (a FIFO, device, socket or broken link). "
+                    f"Fix: remove it, or set data.on_bad_image=skip"
+                )
+            bad.append(path)
+            return False
+        if self.on_bad_image == "raise":
+            return True
+        try:
             with Image.open(path) as image:
                 image.verify()
-        except (OSError, SyntaxError, ValueError):
+        except BROKEN:
             bad.append(path)
             return False
         return True
+
+    @staticmethod
+    def _once_each(dataset: datasets.ImageFolder) -> int:
+        """Keep one sample per file: a symlink loop or a linked folder lists files again
+        under other paths (and so on both sides of a split). Returns how many went."""
+        seen: set[str] = set()
+        kept = []
+        for path, target in dataset.samples:
+            real = os.path.realpath(path)
+            if real not in seen:
+                seen.add(real)
+                kept.append((path, target))
+        dropped = len(dataset.samples) - len(kept)
+        dataset.samples = dataset.imgs = kept
+        dataset.targets = [target for _, target in kept]
+        return dropped
 
     def make_dataset(self, train: bool, download: bool) -> Dataset:
         sub = self.data_dir / ("train" if train else "test")
@@ -76,8 +124,16 @@ class ImageFolderDataModule(ImageDataModule):
             str(root),
             transform=v2.Compose([*steps, to_signed(size=self.image_size)]),
             loader=load_image,
-            is_valid_file=partial(self._readable, bad) if self.on_bad_image == "skip" else None,
+            is_valid_file=partial(self._readable, bad),
         )
+        if dropped := self._once_each(dataset):
+            warnings.warn(
+                f"{root}: {dropped} path(s) led to files already indexed (symlinks) and were "
+                f"left out: every file is indexed once",
+                stacklevel=2,
+            )
+        reals = [os.path.realpath(path) for path in bad]  # each skipped file once, too
+        bad = [path for i, path in enumerate(bad) if reals[i] not in reals[:i]]
         self.skipped[str(root)] = bad
         if bad:
             warnings.warn(
