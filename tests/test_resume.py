@@ -106,7 +106,7 @@ def test_sigterm_saves_the_step_exits_non_zero_and_resumes_exactly(
     assert_same_run(run_dir, reference)
 
 
-def test_sigkill_while_writing_last_ckpt_keeps_the_previous_one(
+def test_sigkill_while_writing_last_ckpt_resumes_from_the_newest_complete_one(
     data: Path, reference: Path, tmp_path: Path
 ) -> None:
     run_dir, marker = tmp_path / "run", tmp_path / "stalled"
@@ -119,7 +119,12 @@ def test_sigkill_while_writing_last_ckpt_keeps_the_previous_one(
     assert [p.name for p in checkpoints.glob(".last.ckpt.tmp-*")]  # the half-written file
     assert last_step(run_dir) == 6  # last.ckpt is still the complete previous checkpoint
     assert load_checkpoint(checkpoints / "step_000009.ckpt")["global_step"] == 9
-    finish(command(data, run_dir, "ckpt_path=last"))
+    finish(command(data, run_dir, "ckpt_path=last"))  # from the newer step_000009.ckpt
+    assert (
+        "step_000009.ckpt (step 9) is newer than last.ckpt (6)"
+        in (run_dir / "train.log").read_text()
+    )
+    assert not list(checkpoints.glob(".last.ckpt.tmp-*"))  # the half-written file, removed
     assert_same_run(run_dir, reference)
 
 

@@ -19,6 +19,7 @@ from pytorch_lightning.utilities.exceptions import SIGTERMException
 
 from pagan_lightning import rundir
 from pagan_lightning.augment import check_augmenter
+from pagan_lightning.checkpoint import load_checkpoint
 from pagan_lightning.compat import ddp_relaunches_this_job
 from pagan_lightning.configs import (
     automatic_precision,
@@ -90,18 +91,41 @@ def save_config(cfg: DictConfig, output_dir: Path) -> None:
     OmegaConf.save(cfg, path, resolve=True)
 
 
-def check_resume(cfg: DictConfig, output_dir: Path) -> None:
-    """``ckpt_path=last`` resumes the run in ``output_dir``; with no ``last.ckpt`` there it
-    stops instead of starting afresh (Lightning would warn and train from scratch)."""
-    if cfg.get("ckpt_path") != "last":
-        return
+def resume_point(cfg: DictConfig, output_dir: Path) -> str | None:
+    """The checkpoint that ``cfg.ckpt_path`` resumes from. For ``last``: ``last.ckpt``, or a
+    newer ``step_<N>.ckpt`` that a kill while ``last.ckpt`` was rewritten left ahead of it
+    (both are written whole, then renamed); the temporary files of such a kill are removed.
+    With no ``last.ckpt`` it stops instead of starting afresh (Lightning would warn and train
+    from scratch)."""
+    ckpt_path = cfg.get("ckpt_path")
+    if ckpt_path != "last":
+        return ckpt_path
     default = str(output_dir / "checkpoints")
     folder = Path(OmegaConf.select(cfg, "callbacks.model_checkpoint.dirpath", default=default))
-    if not (folder / "last.ckpt").is_file():
+    last = folder / "last.ckpt"
+    if not last.is_file():
         raise ConfigError(
-            f"ckpt_path=last: no {folder / 'last.ckpt'} to resume from. Give the folder of the "
+            f"ckpt_path=last: no {last} to resume from. Give the folder of the "
             f"run to resume with hydra.run.dir=<run folder>, or drop ckpt_path to start a new run"
         )
+    for temporary in folder.glob(".*.ckpt.tmp-*"):  # this process holds the folder's lock
+        temporary.unlink()
+    steps = {
+        int(p.stem.removeprefix("step_")): p
+        for p in folder.glob("step_*.ckpt")
+        if p.stem.removeprefix("step_").isdigit()
+    }
+    at = load_checkpoint(last)["global_step"]
+    newest = max(steps, default=-1)
+    if newest > at:
+        log.info(
+            "ckpt_path=last: %s (step %d) is newer than last.ckpt (step %d)",
+            steps[newest].name,
+            newest,
+            at,
+        )
+        return str(steps[newest])
+    return str(last)
 
 
 def train(cfg: DictConfig) -> pl.Trainer:
@@ -116,7 +140,7 @@ def train(cfg: DictConfig) -> pl.Trainer:
             f"resume_changes=[{','.join(changed)}] (recorded beside the original config)"
         )
     claim_run_dir(output_dir, cfg.get("ckpt_path"))  # one writer; a used folder only resumed
-    check_resume(cfg, output_dir)
+    ckpt_path = resume_point(cfg, output_dir)
     if cfg.get("seed") is not None:
         pl.seed_everything(cfg.seed, workers=True)
     save_config(cfg, output_dir)
@@ -138,7 +162,7 @@ def train(cfg: DictConfig) -> pl.Trainer:
         log.info(choice)
     try:
         with ddp_relaunches_this_job():
-            trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+            trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path)
     finally:
         rundir.release(output_dir)
     return trainer
