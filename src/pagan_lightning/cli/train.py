@@ -109,7 +109,7 @@ def resume_point(cfg: DictConfig, output_dir: Path) -> str | None:
             f"run to resume with hydra.run.dir=<run folder>, or drop ckpt_path to start a new run"
         )
     for temporary in folder.glob(".*.ckpt.tmp-*"):  # this process holds the folder's lock
-        temporary.unlink()
+        temporary.unlink(missing_ok=True)  # (another rank may have removed it)
     steps = {
         int(p.stem.removeprefix("step_")): p
         for p in folder.glob("step_*.ckpt")
