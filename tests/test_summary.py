@@ -305,3 +305,27 @@ def test_the_training_pair_match_is_summarised_beside_the_evaluation(tmp_path: P
     assert group.n == 3 and group.stat("val/pair_match") == stat(values)
     header = (tmp_path / "summary.md").read_text().splitlines()[4]
     assert header.endswith("| AUG RID | pair_match |")
+
+
+@pytest.mark.parametrize(
+    ("corrupt", "message"),
+    [
+        ('eval/2024-01-01_00-00-00/metrics.json:{"fid": 1', "is not a pagan-evaluate result"),
+        ("eval/2024-01-01_00-00-00/metrics.json:[1, 2]", "is not a pagan-evaluate result"),
+        (".hydra/overrides.yaml:{a: [", "is not a list of Hydra overrides"),
+        (".hydra/overrides.yaml:just text", "is not a list of Hydra overrides"),
+        ("csv/metrics.csv:step,val/pair_match\n0,high\n", "val/pair_match='high' is not a number"),
+    ],
+)
+def test_pagan_collect_names_a_corrupt_file_in_one_line(
+    corrupt: str, message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write_job(tmp_path / "0", ["seed=1"], fake_metrics("pagan", "width", 1))
+    name, text = corrupt.split(":", 1)
+    (tmp_path / "0" / name).parent.mkdir(parents=True, exist_ok=True)
+    (tmp_path / "0" / name).write_text(text)
+    with pytest.raises(SystemExit) as exit_:
+        main([str(tmp_path)])
+    assert exit_.value.code == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith(f"error: {tmp_path / '0' / name}") and message in line, line

@@ -20,6 +20,7 @@ from omegaconf import OmegaConf
 
 from pagan_lightning import summary
 from pagan_lightning.checkpoint import load_checkpoint
+from pagan_lightning.errors import CorruptDataError, UserError
 from pagan_lightning.figures import summary_bars
 from pagan_lightning.rundir import row_name
 
@@ -51,7 +52,35 @@ def last_values(metrics_csv: Path) -> dict[str, str]:
 def newest_evaluation(job_dir: Path) -> dict:
     """The job's newest ``pagan-evaluate`` output (``eval/*/metrics.json``); ``{}`` if none."""
     found = sorted(job_dir.glob("eval/*/metrics.json"))
-    return json.loads(found[-1].read_text()) if found else {}
+    if not found:
+        return {}
+    try:
+        results = json.loads(found[-1].read_text())
+    except (ValueError, UnicodeDecodeError) as err:
+        results = err
+    if not isinstance(results, dict):
+        raise CorruptDataError(
+            f"{found[-1]} is not a pagan-evaluate result ({' '.join(str(results).split())}). "
+            f"Fix: delete it and "
+            f"rerun pagan-evaluate for that job"
+        )
+    return results
+
+
+def overrides_of(job_dir: Path) -> list[str]:
+    """The Hydra overrides of a job (``.hydra/overrides.yaml``), a list of strings."""
+    path = job_dir / ".hydra" / "overrides.yaml"
+    try:
+        overrides = OmegaConf.to_container(OmegaConf.load(path))
+    except Exception as err:  # yaml's and OmegaConf's errors alike
+        overrides = err
+    if not isinstance(overrides, list):
+        raise CorruptDataError(
+            f"{path} is not a list of Hydra overrides ({' '.join(str(overrides).split())}). "
+            f"Fix: restore it, or "
+            f"move that job out of the folder"
+        )
+    return [str(o) for o in overrides]
 
 
 def evaluation(job_dir: Path) -> dict[str, str]:
@@ -67,7 +96,7 @@ def evaluation(job_dir: Path) -> dict[str, str]:
 
 
 def job_row(job_dir: Path, sweep_dir: Path) -> dict[str, str]:
-    overrides = OmegaConf.load(job_dir / ".hydra" / "overrides.yaml")
+    overrides = overrides_of(job_dir)
     metrics = last_values(job_dir / "csv" / "metrics.csv")
     checkpoint = job_dir / "checkpoints" / "last.ckpt"
     steps = "0"
@@ -82,7 +111,16 @@ def job_row(job_dir: Path, sweep_dir: Path) -> dict[str, str]:
     metrics.pop("epoch", None)
     metrics.pop("step", None)
     row |= evaluation(job_dir)
-    return row | {k: f"{float(v):.4g}" for k, v in sorted(metrics.items())}
+    csv_file = job_dir / "csv" / "metrics.csv"
+    return row | {k: f"{number(csv_file, k, v):.4g}" for k, v in sorted(metrics.items())}
+
+
+def number(path: Path, key: str, value: object) -> float:
+    """``value`` of ``key`` in ``path`` as a float, or a one-line error naming them."""
+    try:
+        return float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise CorruptDataError(f"{path}: {key}={value!r} is not a number") from None
 
 
 def find_jobs(sweep_dir: Path) -> list[Path]:
@@ -125,7 +163,7 @@ def collect(sweep_dir: Path) -> list[dict[str, str]]:
 def read_job(job_dir: Path) -> summary.Job:
     """A job's variant, pair mode and seed (from its ``.hydra/``), raw evaluation numbers and
     the last logged value of :data:`summary.LOGGED` metrics."""
-    overrides = [str(o) for o in OmegaConf.load(job_dir / ".hydra" / "overrides.yaml")]
+    overrides = overrides_of(job_dir)
     config_yaml = job_dir / ".hydra" / "config.yaml"
     config = OmegaConf.load(config_yaml) if config_yaml.exists() else OmegaConf.create()
     seed = next(
@@ -134,7 +172,8 @@ def read_job(job_dir: Path) -> summary.Job:
     )
     metrics = {k: v for k, v in newest_evaluation(job_dir).items() if k in summary.EVALUATED}
     logged = last_values(job_dir / "csv" / "metrics.csv")
-    metrics |= {k: float(logged[k]) for k in summary.LOGGED if k in logged}
+    csv_file = job_dir / "csv" / "metrics.csv"
+    metrics |= {k: number(csv_file, k, logged[k]) for k in summary.LOGGED if k in logged}
     return summary.Job(
         variant=row_name(job_dir),
         mode=OmegaConf.select(config, "model.disc_pair.mode", default=None),
@@ -172,7 +211,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         collect(args.sweep_dir)
         summarize(args.sweep_dir)
-    except FileNotFoundError as err:
+    except (FileNotFoundError, UserError) as err:
         parser.exit(2, f"error: {err}\n")
     print((args.sweep_dir / "table.md").read_text())
     print((args.sweep_dir / "summary.md").read_text(), end="")
