@@ -169,8 +169,8 @@ def test_a_learning_rate_schedule_decays_to_zero_and_resumes_exactly(
     kill_when(command(data, run_dir, schedule), lambda: last_step(run_dir) >= 7)
     assert 0 < last_step(run_dir) < STEPS
     for other, message in (  # resumes whose rates would silently differ are refused
-        ([], "trained with a learning-rate schedule, this run is configured without one"),
-        ([schedule, "trainer.max_steps=30"], "ends at step 20, this run's at 30"),
+        ([], "this resume changes model.lr_schedule._partial_, model.lr_schedule._target_"),
+        ([schedule, "trainer.max_steps=30"], "this resume changes model.lr_schedule.total_iters"),
     ):
         out = subprocess.run(
             [*command(data, run_dir, "ckpt_path=last"), *other],
