@@ -12,6 +12,7 @@ from pagan_lightning import algorithm
 from pagan_lightning.augment import Augmenter
 from pagan_lightning.callbacks import ImageGrids
 from pagan_lightning.configs import instantiate_model
+from pagan_lightning.errors import ConfigError
 from pagan_lightning.module import PAGAN
 from pagan_lightning.nets import PAIR_MODES
 from tests.helpers.configs import TINY, compose_train, quiet_trainer
@@ -247,3 +248,24 @@ def test_image_grids_without_a_datamodule(tiny_model: PAGAN, tmp_path: Path) -> 
         "reconstructions_000002.png",
         "samples_000002.png",
     ]
+
+
+def test_resuming_under_another_learning_rate_schedule_is_refused(tmp_path: Path) -> None:
+    """From Python too (Trainer.fit(ckpt_path=...)), not only through pagan-train's check:
+    the schedulers' state would come from the checkpoint and the rates silently differ."""
+    linear = [*TINY, "model/lr_schedule=linear", "trainer.max_steps=4"]
+    trained = instantiate_model(compose_train(linear, tmp_path))
+    trainer = fit(trained, 2, tmp_path)
+    trainer.save_checkpoint(tmp_path / "linear.ckpt")
+    constant = instantiate_model(compose_train(TINY, tmp_path))
+    with pytest.raises(ConfigError, match="trained with a learning-rate schedule, this run is"):
+        quiet_trainer(tmp_path, max_steps=4).fit(
+            constant, loader(), ckpt_path=tmp_path / "linear.ckpt"
+        )
+    longer = instantiate_model(
+        compose_train([*TINY, "model/lr_schedule=linear", "trainer.max_steps=8"], tmp_path)
+    )
+    with pytest.raises(ConfigError, match="schedule ends at step 4, this run's at 8"):
+        quiet_trainer(tmp_path, max_steps=8).fit(
+            longer, loader(), ckpt_path=tmp_path / "linear.ckpt"
+        )
