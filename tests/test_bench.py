@@ -7,6 +7,7 @@ import torch
 from torch.utils.data import DataLoader, TensorDataset
 
 from pagan_lightning.cli import bench
+from pagan_lightning.errors import ConfigError
 from tests.helpers.configs import TINY, compose_train, quiet_trainer
 
 
@@ -42,3 +43,8 @@ def test_bench_runs_end_to_end_and_prints_the_ratio_last(
     assert lines[-1] == f"trainer/plain throughput ratio: {ratio:.3f}" and ratio > 0
     assert any(line.startswith("evaluation: ") for line in lines)
     assert [line.split()[0] for line in lines if line.split()[:1] in (["4"], ["8"])] == ["4", "8"]
+
+
+def test_bench_checks_its_config_like_pagan_train() -> None:
+    with pytest.raises(ConfigError, match=r"unknown key model\.nope"):
+        bench.main(["--steps", "1", *TINY, "+model.nope=1"])

@@ -89,6 +89,21 @@ def test_evaluate_writes_every_output(tiny_run: dict[str, Path]) -> None:
     assert sizes["samples.png"] == (2 + 8 * 34, 2 + 2 * 34)  # 16 images, 8 per row, 2px pad
     assert sizes["interpolations.png"] == (2 + 5 * 34, 2 + 2 * 34)  # 2 pairs x 5 steps
 
+    # a second evaluation into the same folder is refused before any work: one writer
+    written = (out_dir / "metrics.json").read_bytes()
+    again = subprocess.run(
+        [
+            console_script("pagan-evaluate"),
+            f"ckpt_path={tiny_run['ckpt']}",
+            f"hydra.run.dir={out_dir}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert again.returncode == 1 and "already holds an evaluation" in again.stderr.splitlines()[-1]
+    assert (out_dir / "metrics.json").read_bytes() == written
+
     # pagan-collect puts the evaluation beside the training metrics, one row for the run
     (row,) = collect(tiny_run["root"])
     assert row["variant"] == "pagan" and row["steps"] == "4" and row["features"] == "classifier"

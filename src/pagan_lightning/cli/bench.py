@@ -44,7 +44,9 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from pagan_lightning import algorithm, hardware
 from pagan_lightning.configs import config_dir, instantiate_model
+from pagan_lightning.errors import UserError
 from pagan_lightning.module import PAGAN
+from pagan_lightning.validate import check_config
 
 PRECISIONS = ("32-true", "32", "bf16-mixed")
 
@@ -381,6 +383,7 @@ def main(argv: Sequence[str] | None = None) -> float:
     warnings.filterwarnings("ignore", ".*no `val_dataloader`.*")
     with initialize_config_dir(config_dir=config_dir(), version_base="1.3"):
         cfg = compose("train", overrides=overrides)
+    check_config(cfg)  # the training's own checks: unknown keys and bad values, one line
     device = device_of(cfg)
     batch = int(cfg.data.batch_size)
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"
@@ -403,6 +406,7 @@ def main(argv: Sequence[str] | None = None) -> float:
     if args.against is not None:
         with initialize_config_dir(config_dir=config_dir(), version_base="1.3"):
             base_cfg = compose("train", overrides=[*overrides, *args.against])
+        check_config(base_cfg)
         base_flops = step_flops(base_cfg, device, batch)
         this, base = against(cfg, base_cfg, device, batch, args.warmup, args.steps, args.rounds)
         print(f"\nagainst {' '.join(args.against)} ({base_flops / 1e9:.2f} GFLOP a step),")
@@ -437,4 +441,7 @@ def main(argv: Sequence[str] | None = None) -> float:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except UserError as err:
+        sys.exit(f"error: {err}")

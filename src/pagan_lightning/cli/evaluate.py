@@ -39,7 +39,7 @@ from pagan_lightning.figures import (
 )
 from pagan_lightning.metrics import compute_metrics, metrics_config
 from pagan_lightning.paper import PAPER
-from pagan_lightning.rundir import row_name, run_dir
+from pagan_lightning.rundir import claim, row_name, run_dir
 from pagan_lightning.trust import recorded_for
 
 log = logging.getLogger(__name__)
@@ -162,7 +162,12 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     """Evaluate ``cfg.ckpt_path`` and write every output; returns the metrics."""
     metrics = metrics_config(cfg.metrics)  # bad settings fail before anything is loaded
     out = Path(cfg.output_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    claim(out, None)  # one writer at a time (released when the process ends)
+    if (out / "metrics.json").exists():
+        raise ConfigError(
+            f"{out} already holds an evaluation (metrics.json): give this one another "
+            f"hydra.run.dir, or leave it out for a fresh dated folder"
+        )
     device = cfg.device
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"
