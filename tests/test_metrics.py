@@ -407,3 +407,22 @@ def test_train_classifier_cli_reports_missing_data_in_one_line(tmp_path: Path) -
     out = subprocess.run(args, capture_output=True, text=True, timeout=300)
     assert out.returncode != 0
     assert "error: FashionMNIST is not in" in out.stderr and "Traceback" not in out.stderr
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("+epochs=3", "unknown top-level key(s) epochs"),
+        ("+classifier.depth=3", "unknown key classifier.depth for"),
+        ("optimizer.lr=nan", "optimizer.lr=nan must be a finite number"),
+        ("seed=-1", "seed=-1 must be an integer"),
+    ],
+)
+def test_train_classifier_checks_its_config_before_any_work(
+    override: str, message: str, tmp_path: Path
+) -> None:
+    args = [sys.executable, "-m", "pagan_lightning.cli.train_classifier", override]
+    args += [f"weights={tmp_path / 'c.pt'}", f"hydra.run.dir={tmp_path / 'run'}"]
+    out = subprocess.run(args, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 1 and "Traceback" not in out.stderr
+    assert message in out.stderr.strip().splitlines()[-1]

@@ -197,16 +197,22 @@ def check_config(cfg: DictConfig) -> None:
     Raises:
         ConfigError: naming the first offending key and the allowed keys or values.
     """
-    unknown = sorted(set(cfg) - TOP_LEVEL)
+    check_nodes(cfg, TOP_LEVEL)
+    check_run(cfg)
+    check_trusted(cfg)
+
+
+def check_nodes(cfg: DictConfig, top_level: set[str]) -> None:
+    """Reject top-level keys outside ``top_level`` and check every ``_target_`` node
+    (:func:`check_node`); any entry point's config."""
+    unknown = sorted(set(cfg) - top_level)
     if unknown:
-        allowed = ", ".join(sorted(TOP_LEVEL))
+        allowed = ", ".join(sorted(top_level))
         raise ConfigError(f"unknown top-level key(s) {', '.join(unknown)}; allowed: {allowed}")
     for key in cfg:  # in config order: data before the model that interpolates it
         if key != "hydra":
             for path, node in _targets(cfg[key], str(key)):
                 check_node(path, node)
-    check_run(cfg)
-    check_trusted(cfg)
 
 
 def check_run(cfg: DictConfig) -> None:

@@ -23,8 +23,11 @@ from torchmetrics.classification import MulticlassAccuracy
 from pagan_lightning.configs import config_dir
 from pagan_lightning.errors import ConfigError, UserError, exit_with
 from pagan_lightning.metrics.classifier import Classifier, classifier_meta, save_classifier
+from pagan_lightning.validate import check_nodes, check_run
 
 log = logging.getLogger(__name__)
+TOP_LEVEL = {"task_name", "seed", "weights", "overwrite", "classifier", "optimizer", "trainer"}
+TOP_LEVEL |= {"data", "paths", "hydra"}
 
 
 def class_names(dataset: Dataset) -> list[str]:
@@ -79,6 +82,8 @@ def describe(weights: Path) -> str:
 
 def train_classifier(cfg: DictConfig) -> tuple[Path, float]:
     """Train, test and save the classifier of ``cfg``; the weights path and test accuracy."""
+    check_nodes(cfg, TOP_LEVEL)  # unknown keys and bad values, before any work
+    check_run(cfg)
     datamodule = instantiate(cfg.data)
     weights = Path(cfg.weights.replace("{dataset}", datamodule.name))
     if weights.exists() and not cfg.overwrite:
