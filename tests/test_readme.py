@@ -169,14 +169,14 @@ def test_every_readme_cpu_command_runs(world: dict[str, Path]) -> None:
     for command in sorted((c for c in readme_commands() if not not_run(c)), key=stage):
         sweep = " -m " in f" {command} "
         out = root / ("sweeps" if sweep else "runs") / str(sweeps if sweep else runs)
-        if command.startswith("pagan-evaluate"):
-            out = root / "eval"
+        if command.startswith("pagan-evaluate"):  # a folder each: one writer per folder
+            out = root / "eval" / str(len(list(root.glob("eval/*"))))
         elif command.startswith("pagan-train-classifier"):
             out = root / "classifier_runs" / str(len(list(root.glob("classifier_runs/*"))))
         elif command.startswith("pagan-train") and "hydra.run.dir=" not in command:
             sweeps, runs = sweeps + sweep, runs + (not sweep)
         run_cli(tiny(command, world, out))
     assert (root / "runs" / "0" / "checkpoints" / "last.ckpt").is_file()
-    assert (root / "eval" / "metrics.json").is_file()
+    assert (root / "eval" / "0" / "metrics.json").is_file()
     assert (root / "sweeps" / "0" / "table.md").is_file()
     assert (root / "classifiers" / "FashionMNIST.pt").is_file()

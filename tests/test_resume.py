@@ -121,7 +121,7 @@ def test_sigkill_while_writing_last_ckpt_resumes_from_the_newest_complete_one(
     assert load_checkpoint(checkpoints / "step_000009.ckpt")["global_step"] == 9
     finish(command(data, run_dir, "ckpt_path=last"))  # from the newer step_000009.ckpt
     assert (
-        "step_000009.ckpt (step 9) is newer than last.ckpt (6)"
+        "step_000009.ckpt (step 9) is newer than last.ckpt (step 6)"
         in (run_dir / "train.log").read_text()
     )
     assert not list(checkpoints.glob(".last.ckpt.tmp-*"))  # the half-written file, removed

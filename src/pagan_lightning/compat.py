@@ -81,8 +81,14 @@ class ResumableCSVLogger(CSVLogger):
     Lightning's ``CSVLogger`` deletes an existing ``metrics.csv`` when it opens its folder, so
     a run resumed into its own output dir would lose the log of every step before the resume.
     Rows logged after the checkpoint a run resumed from, by the attempt that was killed, stay
-    in the file; a step's last row is the one of the run that went on.
+    in the file; a step's last row is the one of the run that went on. The rows are written out
+    whenever a checkpoint is.
     """
+
+    def after_save_checkpoint(self, checkpoint_callback: Any) -> None:
+        """Write the rows logged so far when a checkpoint has been written, so that the file
+        holds every step up to any checkpoint a resume may start from."""
+        self.save()
 
     @property
     @rank_zero_experiment
