@@ -67,12 +67,35 @@ def batches_done_in_epoch(trainer: pl.Trainer) -> int:
 
 class _AppendingExperimentWriter(ExperimentWriter):
     """Appends to an existing ``metrics.csv``, taking its columns as the known keys, where
-    Lightning's writer deletes the file (its ``_check_log_dir_exists``)."""
+    Lightning's writer deletes the file (its ``_check_log_dir_exists``). The first step this
+    writer logs is where its run resumed: the rows of an earlier attempt from that step on,
+    which the resumed run logs again, are dropped first, so that every step is there once."""
+
+    _resumed = False
 
     def _check_log_dir_exists(self) -> None:
         if self._fs.isfile(self.metrics_file_path):
             with self._fs.open(self.metrics_file_path, "r", newline="") as file:
                 self.metrics_keys = list(csv.DictReader(file).fieldnames or [])
+
+    def log_metrics(self, metrics_dict: dict[str, float], step: int | None = None) -> None:
+        if not self._resumed and step is not None:
+            self._drop_rows_from(step)
+        self._resumed = True
+        super().log_metrics(metrics_dict, step)
+
+    def _drop_rows_from(self, step: int) -> None:
+        if not self._fs.isfile(self.metrics_file_path):
+            return
+        with self._fs.open(self.metrics_file_path, "r", newline="") as file:
+            reader = csv.DictReader(file)
+            fields, rows = reader.fieldnames or [], list(reader)
+        kept = [row for row in rows if not row.get("step") or int(float(row["step"])) < step]
+        if len(kept) < len(rows):
+            with self._fs.open(self.metrics_file_path, "w", newline="") as file:
+                writer = csv.DictWriter(file, fieldnames=fields)
+                writer.writeheader()
+                writer.writerows(kept)
 
 
 class ResumableCSVLogger(CSVLogger):
@@ -80,15 +103,9 @@ class ResumableCSVLogger(CSVLogger):
 
     Lightning's ``CSVLogger`` deletes an existing ``metrics.csv`` when it opens its folder, so
     a run resumed into its own output dir would lose the log of every step before the resume.
-    Rows logged after the checkpoint a run resumed from, by the attempt that was killed, stay
-    in the file; a step's last row is the one of the run that went on. The rows are written out
-    whenever a checkpoint is.
+    Rows that the attempt that was killed logged after the checkpoint a run resumed from are
+    replaced by the resumed run's, so every step is logged once.
     """
-
-    def after_save_checkpoint(self, checkpoint_callback: Any) -> None:
-        """Write the rows logged so far when a checkpoint has been written, so that the file
-        holds every step up to any checkpoint a resume may start from."""
-        self.save()
 
     @property
     @rank_zero_experiment

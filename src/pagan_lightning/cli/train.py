@@ -19,7 +19,6 @@ from pytorch_lightning.utilities.exceptions import SIGTERMException
 
 from pagan_lightning import rundir
 from pagan_lightning.augment import check_augmenter
-from pagan_lightning.checkpoint import load_checkpoint
 from pagan_lightning.compat import ddp_relaunches_this_job
 from pagan_lightning.configs import (
     automatic_precision,
@@ -92,11 +91,12 @@ def save_config(cfg: DictConfig, output_dir: Path) -> None:
 
 
 def resume_point(cfg: DictConfig, output_dir: Path) -> str | None:
-    """The checkpoint that ``cfg.ckpt_path`` resumes from. For ``last``: ``last.ckpt``, or a
-    newer ``step_<N>.ckpt`` that a kill while ``last.ckpt`` was rewritten left ahead of it
-    (both are written whole, then renamed); the temporary files of such a kill are removed.
-    With no ``last.ckpt`` it stops instead of starting afresh (Lightning would warn and train
-    from scratch)."""
+    """The checkpoint that ``cfg.ckpt_path`` resumes from: for ``last``, ``last.ckpt``, with
+    the temporary files of a kill while it was rewritten removed. (A newer ``step_<N>.ckpt``
+    may exist then; resuming from it would lose the log row of step N - 1, which Lightning
+    writes after that checkpoint, so the run goes back to ``last.ckpt`` and computes those
+    steps again, exactly.) With no ``last.ckpt`` it stops instead of starting afresh
+    (Lightning would warn and train from scratch)."""
     ckpt_path = cfg.get("ckpt_path")
     if ckpt_path != "last":
         return ckpt_path
@@ -110,21 +110,6 @@ def resume_point(cfg: DictConfig, output_dir: Path) -> str | None:
         )
     for temporary in folder.glob(".*.ckpt.tmp-*"):  # this process holds the folder's lock
         temporary.unlink(missing_ok=True)  # (another rank may have removed it)
-    steps = {
-        int(p.stem.removeprefix("step_")): p
-        for p in folder.glob("step_*.ckpt")
-        if p.stem.removeprefix("step_").isdigit()
-    }
-    at = load_checkpoint(last)["global_step"]
-    newest = max(steps, default=-1)
-    if newest > at:
-        log.info(
-            "ckpt_path=last: %s (step %d) is newer than last.ckpt (step %d)",
-            steps[newest].name,
-            newest,
-            at,
-        )
-        return str(steps[newest])
     return str(last)
 
 
