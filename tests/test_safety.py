@@ -1,12 +1,14 @@
 """Bad input gets a clear error before any work: configs, checkpoints and image files."""
 
 import pickle
+import re
 import subprocess
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from hydra import compose, initialize_config_dir
 from hydra.errors import MissingConfigException
 from PIL import Image
 
@@ -16,9 +18,11 @@ from pagan_lightning.checkpoint import (
     load_checkpoint,
     load_module,
 )
+from pagan_lightning.configs import config_dir
 from pagan_lightning.data import EpochSampler, ImageFolderDataModule, UnreadableImageError
-from pagan_lightning.errors import ConfigError
-from pagan_lightning.validate import check_config
+from pagan_lightning.errors import ConfigError, UserError
+from pagan_lightning.metrics import load_classifier
+from pagan_lightning.validate import check_config, check_evaluate
 from tests.helpers.configs import (
     TINY,
     compose_train,
@@ -315,3 +319,40 @@ def test_a_folder_or_a_plain_pickle_as_checkpoint_is_named(tmp_path: Path) -> No
     plain.write_bytes(pickle.dumps({"state_dict": {}}, protocol=4))  # not torch.save
     with pytest.raises(CheckpointError, match=r"not a torch\.save file .*Unsupported operand"):
         load_checkpoint(plain)
+
+
+BAD_EVALUATE_CONFIGS = [
+    (["+metrics.unknown=1"], "unknown key metrics.unknown for pagan_lightning.metrics."),
+    (["metrics.num_samples=abc"], "metrics.num_samples='abc' is not allowed; expected int"),
+    (["figures.n_samples=0"], "figures.n_samples=0 must be a positive integer"),
+    (["figures.steps=0"], "figures.steps=0 must be a positive integer"),
+    (["+foo=1"], "unknown top-level key(s) foo"),
+]
+
+
+@pytest.mark.parametrize(("overrides", "message"), BAD_EVALUATE_CONFIGS)
+def test_bad_evaluate_config_is_rejected_naming_the_key(overrides, message, tmp_path) -> None:
+    with initialize_config_dir(config_dir=config_dir(), version_base="1.3"):
+        paths = [f"output_dir={tmp_path}", f"paths.output_dir={tmp_path}"]
+        cfg = compose("evaluate", overrides=[*overrides, *paths])
+    with pytest.raises(ConfigError) as err:
+        check_evaluate(cfg)
+    assert message in str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [(b"", "(0 bytes: EOFError)"), (b"hello\n", "is not a torch.save file")],
+)
+def test_empty_or_text_files_as_checkpoints_are_named(content, message, tmp_path) -> None:
+    (tmp_path / "x.ckpt").write_bytes(content)
+    with pytest.raises(CheckpointError, match=re.escape(message)):
+        load_checkpoint(tmp_path / "x.ckpt")
+
+
+def test_a_checkpoint_as_classifier_weights_is_named(tiny_model, tmp_path: Path) -> None:
+    trainer = quiet_trainer(tmp_path, max_steps=0)
+    trainer.strategy.connect(tiny_model)
+    trainer.save_checkpoint(tmp_path / "model.ckpt")
+    with pytest.raises(UserError, match="is not a classifier weights file"):
+        load_classifier(tmp_path / "model.ckpt")

@@ -67,9 +67,15 @@ def safe_load(
             f"containers only (anything else could run code when loaded; files are loaded "
             f"with weights_only=True: {unpickling_reason(err)}). Use the original file."
         ) from None
-    except (RuntimeError, EOFError, ValueError, OSError) as err:
-        reason = str(err).strip().splitlines()[0]
-        raise error(f"{what} {path} is corrupt or truncated ({reason})") from None
+    except (RuntimeError, EOFError, ValueError, OSError, KeyError, IndexError) as err:
+        # an empty file: EOFError without a message; a text file: KeyError of a byte
+        lines = str(err).strip().splitlines()
+        reason = lines[0] if lines else type(err).__name__
+        size = Path(path).stat().st_size if Path(path).is_file() else 0
+        raise error(
+            f"{what} {path} is not a torch.save file, or a corrupt or truncated one ({size} "
+            f"bytes: {reason})"
+        ) from None
 
 
 def check_no_code(path: str | os.PathLike, what: str, numpy: bool = False) -> None:

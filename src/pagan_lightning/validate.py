@@ -210,9 +210,27 @@ def check_nodes(cfg: DictConfig, top_level: set[str]) -> None:
         allowed = ", ".join(sorted(top_level))
         raise ConfigError(f"unknown top-level key(s) {', '.join(unknown)}; allowed: {allowed}")
     for key in cfg:  # in config order: data before the model that interpolates it
-        if key != "hydra":
+        if key != "hydra" and not OmegaConf.is_missing(cfg, key):
             for path, node in _targets(cfg[key], str(key)):
                 check_node(path, node)
+
+
+EVALUATE_TOP_LEVEL = {"ckpt_path", "data", "data_dir", "aug_baseline", "trusted", "device"}
+EVALUATE_TOP_LEVEL |= {"output_dir", "figures", "metrics", "paths", "hydra"}
+FIGURES = ("n_samples", "n_reconstructions", "n_interpolations", "steps")
+
+
+def check_evaluate(cfg: DictConfig) -> None:
+    """``pagan-evaluate``'s config before any work: known keys, the metrics' keys and types
+    (its node builds :class:`~pagan_lightning.metrics.MetricsConfig`) and the figures'
+    counts."""
+    check_nodes(cfg, EVALUATE_TOP_LEVEL)  # the metrics node too: MetricsConfig's signature
+    for key in cfg.figures:
+        value = cfg.figures[key]
+        if key not in FIGURES:
+            raise ConfigError(f"unknown key figures.{key}; allowed keys: {', '.join(FIGURES)}")
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ConfigError(f"figures.{key}={value!r} must be a positive integer")
 
 
 def check_run(cfg: DictConfig) -> None:

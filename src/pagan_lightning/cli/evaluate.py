@@ -41,6 +41,7 @@ from pagan_lightning.metrics import compute_metrics, metrics_config
 from pagan_lightning.paper import PAPER
 from pagan_lightning.rundir import claim, row_name, run_dir
 from pagan_lightning.trust import recorded_for
+from pagan_lightning.validate import check_evaluate
 
 log = logging.getLogger(__name__)
 COLUMNS = {
@@ -160,7 +161,8 @@ def check_finite_weights(model: pl.LightningModule, path: str) -> None:
 
 def evaluate(cfg: DictConfig) -> dict[str, Any]:
     """Evaluate ``cfg.ckpt_path`` and write every output; returns the metrics."""
-    metrics = metrics_config(cfg.metrics)  # bad settings fail before anything is loaded
+    check_evaluate(cfg)  # bad settings fail before anything is loaded
+    metrics = metrics_config(cfg.metrics)
     out = Path(cfg.output_dir)
     claim(out, None)  # one writer at a time (released when the process ends)
     if (out / "metrics.json").exists():

@@ -23,6 +23,7 @@ from torch_fidelity import FeatureExtractorBase, register_feature_extractor
 from torch_fidelity.registry import FEATURE_EXTRACTORS_REGISTRY
 
 from pagan_lightning.errors import MissingWeightsError
+from pagan_lightning.safe_files import UnsafeFileError, safe_load
 
 FEATURE_EXTRACTOR = "pagan-classifier"
 
@@ -84,14 +85,27 @@ def save_classifier(classifier: Classifier, path: str | Path, meta: dict[str, An
     return path
 
 
+def read_weights(path: str | Path) -> dict[str, Any]:
+    """A classifier weights file (``state_dict`` and ``meta`` with ``arch``), loaded
+    weights-only; anything else is a one-line :class:`~pagan_lightning.errors.UserError`."""
+    saved = safe_load(path, "classifier weights")
+    if not (isinstance(saved, dict) and "state_dict" in saved and "arch" in saved.get("meta", {})):
+        found = sorted(saved)[:6] if isinstance(saved, dict) else type(saved).__name__
+        raise UnsafeFileError(
+            f"{path} is not a classifier weights file (found {found}); write one with "
+            f"pagan-train-classifier, or point metrics.classifier_weights at it"
+        )
+    return saved
+
+
 def classifier_meta(path: str | Path) -> dict[str, Any]:
     """The ``meta`` entry of a weights file (dataset, classes, test accuracy, arch)."""
-    return torch.load(path, map_location="cpu", weights_only=True)["meta"]
+    return read_weights(path)["meta"]
 
 
 def load_classifier(path: str | Path) -> tuple[Classifier, dict[str, Any]]:
     """The classifier (eval mode, CPU) and its ``meta`` from a weights file."""
-    saved = torch.load(path, map_location="cpu", weights_only=True)
+    saved = read_weights(path)
     classifier = Classifier(**saved["meta"]["arch"])
     classifier.load_state_dict(saved["state_dict"])
     return classifier.eval(), saved["meta"]

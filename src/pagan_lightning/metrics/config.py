@@ -62,6 +62,8 @@ class MetricsConfig:
             raise ConfigError(f"metrics.features must be one of {FEATURES}, got {self.features!r}")
         if self.num_samples < 0 or (self.num_test is not None and self.num_test < 0):
             raise ConfigError("metrics.num_samples and metrics.num_test must be >= 0")
+        if self.num_real is not None and self.num_real < 1:
+            raise ConfigError(f"metrics.num_real={self.num_real} must be positive, or null: all")
         if self.reconstruction not in RECONSTRUCTIONS:
             raise ConfigError(
                 f"metrics.reconstruction must be one of {RECONSTRUCTIONS}, "
