@@ -14,13 +14,14 @@ paper's Table 3 orderings (see :mod:`pagan_lightning.summary`).
 import argparse
 import csv
 import json
+import logging
 from pathlib import Path
 
 from omegaconf import OmegaConf
 
 from pagan_lightning import summary
 from pagan_lightning.checkpoint import load_checkpoint
-from pagan_lightning.errors import CorruptDataError, UserError
+from pagan_lightning.errors import CorruptDataError, UserError, bugs_reported
 from pagan_lightning.figures import summary_bars
 from pagan_lightning.rundir import row_name
 
@@ -209,8 +210,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("sweep_dir", type=Path, help="a Hydra multirun folder")
     args = parser.parse_args(argv)
     try:
-        collect(args.sweep_dir)
-        summarize(args.sweep_dir)
+        with bugs_reported(logging.getLogger("pagan_lightning.collect")):
+            collect(args.sweep_dir)
+            summarize(args.sweep_dir)
     except (FileNotFoundError, UserError) as err:
         parser.exit(2, f"error: {err}\n")
     print((args.sweep_dir / "table.md").read_text())

@@ -21,7 +21,7 @@ from torch.utils.data import Dataset, Subset
 from torchmetrics.classification import MulticlassAccuracy
 
 from pagan_lightning.configs import config_dir
-from pagan_lightning.errors import ConfigError, UserError, exit_with
+from pagan_lightning.errors import ConfigError, UserError, bugs_reported, exit_with
 from pagan_lightning.metrics.classifier import Classifier, classifier_meta, save_classifier
 from pagan_lightning.validate import check_nodes, check_run
 
@@ -115,7 +115,8 @@ def train_classifier(cfg: DictConfig) -> tuple[Path, float]:
 @hydra.main(version_base="1.3", config_path=config_dir(), config_name="classifier")
 def main(cfg: DictConfig) -> None:
     try:
-        path, accuracy = train_classifier(cfg)
+        with bugs_reported(log):
+            path, accuracy = train_classifier(cfg)
     except UserError as err:
         exit_with(err, log)
     log.info("test accuracy: %.4f; weights: %s", accuracy, path.resolve())
