@@ -33,6 +33,7 @@ import warnings
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytorch_lightning as pl
 import torch
@@ -382,6 +383,8 @@ def main(argv: Sequence[str] | None = None) -> float:
     logging.getLogger("pytorch_lightning").setLevel(logging.WARNING)  # one Trainer per run
     warnings.filterwarnings("ignore", ".*no `val_dataloader`.*")
     with initialize_config_dir(config_dir=config_dir(), version_base="1.3"):
+        # outside a Hydra run there is no ${hydra:runtime.output_dir}; the bench writes nothing
+        overrides = [f"paths.output_dir={Path(tempfile.gettempdir()) / 'pagan-bench'}", *overrides]
         cfg = compose("train", overrides=overrides)
     check_config(cfg)  # the training's own checks: unknown keys and bad values, one line
     device = device_of(cfg)
