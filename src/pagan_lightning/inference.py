@@ -46,15 +46,23 @@ class LatentVariableModel:
                 z = self.draw_prior(n)
             return self.generator(z.to(self.device))
 
-    def encode(self, x: torch.Tensor, sample: bool = False) -> torch.Tensor:
-        """The posterior mean mu(x), or a draw z_hat ~ q(z|x) with ``sample=True``."""
+    def encode(
+        self, x: torch.Tensor, sample: bool = False, generator: torch.Generator | None = None
+    ) -> torch.Tensor:
+        """The posterior mean mu(x), or a draw z_hat ~ q(z|x) with ``sample=True`` (its noise
+        from ``generator``, else the global one)."""
         with self._inference():
             mu, sigma = self.encoder(x.to(self.device))
-            return self.encoder.rsample(mu, sigma) if sample else mu
+            if not sample:
+                return mu
+            noise = torch.randn(mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)
+            return mu + sigma * noise
 
-    def reconstruct(self, x: torch.Tensor, sample: bool = False) -> torch.Tensor:
-        """x_rec = G(E(x)) from the posterior mean (or a posterior draw)."""
-        return self.sample(len(x), self.encode(x, sample=sample))
+    def reconstruct(
+        self, x: torch.Tensor, sample: bool = False, generator: torch.Generator | None = None
+    ) -> torch.Tensor:
+        """x_rec = G(E(x)) from the posterior mean (or a posterior draw, see :meth:`encode`)."""
+        return self.sample(len(x), self.encode(x, sample=sample, generator=generator))
 
     def interpolate(self, x1: torch.Tensor, x2: torch.Tensor, steps: int = 8) -> torch.Tensor:
         """Decode ``steps`` points on the line between mu(x1) and mu(x2).

@@ -37,6 +37,7 @@ from pagan_lightning.metrics.images import GeneratorSamples, UInt8Images
 from pagan_lightning.metrics.reconstruction import (
     RID_LAYER,
     num_test_images,
+    posterior_noise,
     reconstruction_rows,
     summarize_reconstruction,
 )
@@ -206,11 +207,12 @@ class DistributedMetrics:
         extractor = self._extractor([RID_LAYER], device)
         kl, squared = GatheredRows().to(device), GatheredRows().to(device)
         pixels = 0
-        for batch in DataLoader(share, batch_size=cfg.batch_size):
+        for i, batch in enumerate(DataLoader(share, batch_size=cfg.batch_size)):
             x = images_of(batch).to(device)
             pixels = x[0].numel()
+            noise = posterior_noise(cfg, share.indices[i * cfg.batch_size], device)
             ((kl_rows, squared_rows),) = reconstruction_rows(
-                model, x, extractor, features.channels, sample=cfg.reconstruction == "sample"
+                model, x, extractor, features.channels, noise=noise
             ).values()
             kl.update(kl_rows)
             squared.update(squared_rows)

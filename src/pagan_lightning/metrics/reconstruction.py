@@ -23,7 +23,9 @@ class Reconstructor(Protocol):
 
     device: torch.device
 
-    def reconstruct(self, x: torch.Tensor, sample: bool = False) -> torch.Tensor: ...
+    def reconstruct(
+        self, x: torch.Tensor, sample: bool = False, generator: torch.Generator | None = None
+    ) -> torch.Tensor: ...
 
 
 def num_test_images(test_set: Dataset, cfg: MetricsConfig) -> int:
@@ -38,15 +40,16 @@ def reconstruction_rows(
     extractor: FeatureExtractorBase,
     channels: int | None,
     augmenter: Callable[[torch.Tensor], torch.Tensor] | None = None,
-    sample: bool = True,
+    noise: torch.Generator | None = None,
 ) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
     """Per-image KL(p(y|x) || p(y|y)) and ||x - y||^2 of one batch ``x`` (on ``model.device``)
-    for y = x_rec (key ``""``; G(z_hat), z_hat ~ q(z|x), or with ``sample=False`` G(mu(x)))
-    and, with an ``augmenter``, y = a(x) (key ``"aug_"``); ``extractor`` was created with the
-    :data:`RID_LAYER` only."""
+    for y = x_rec (key ``""``: G(z_hat), z_hat ~ q(z|x) drawn with the generator ``noise``, or
+    without one G(mu(x))) and, with an ``augmenter``, y = a(x) (key ``"aug_"``); ``extractor``
+    was created with the :data:`RID_LAYER` only."""
     with torch.no_grad():
         (logits_x,) = extractor(to_uint8(x, channels))
-        outputs = {"": model.reconstruct(x, sample=sample)}
+        sample = noise is not None
+        outputs = {"": model.reconstruct(x, sample=sample, generator=noise)}
         if augmenter is not None:
             outputs["aug_"] = augmenter(x)
         rows = {}
@@ -70,6 +73,17 @@ def summarize_reconstruction(
     }
 
 
+def posterior_noise(
+    cfg: MetricsConfig, first: int, device: torch.device | str
+) -> torch.Generator | None:
+    """The generator of z_hat's noise for the batch of test images starting at index
+    ``first`` (``metrics.reconstruction=sample``; None for ``mean``): seeded by ``cfg.seed``
+    and the batch, so that any split of the test set over processes draws the same z_hat."""
+    if cfg.reconstruction != "sample":
+        return None
+    return torch.Generator(device=device).manual_seed(cfg.seed * 1_000_003 + first)
+
+
 def reconstruction_metrics(
     model: Reconstructor,
     test_set: Dataset,
@@ -91,11 +105,12 @@ def reconstruction_metrics(
     extractor = features.create([RID_LAYER], model.device)
     rows: dict[str, list[tuple[torch.Tensor, torch.Tensor]]] = {}
     pixels = 0
-    for batch in loader:
+    for i, batch in enumerate(loader):
         x = images_of(batch).to(model.device)
         pixels = x[0].numel()
+        noise = posterior_noise(cfg, i * cfg.batch_size, model.device)
         for prefix, row in reconstruction_rows(
-            model, x, extractor, features.channels, augmenter, cfg.reconstruction == "sample"
+            model, x, extractor, features.channels, augmenter, noise
         ).items():
             rows.setdefault(prefix, []).append(row)
     results: dict[str, float | int | str] = {"num_test": n, "reconstruction": cfg.reconstruction}
