@@ -50,12 +50,14 @@ done
 import re, sys
 from pathlib import Path
 out, names = Path(sys.argv[1]), sys.argv[2:]
-rows = ["| options | trainer steps/s | plain steps/s | trainer images/s | peak MiB | trainer/plain |", "|---|---|---|---|---|---|"]
+rows = ["| options | trainer steps/s | plain steps/s | trainer images/s | trainer GFLOP/s | share of peak | peak MiB | trainer/plain |", "|---|---|---|---|---|---|---|---|"]
+line = r"\s+([\d.]+) gen steps/s\s+([\d.]+) images/s\s+([\d.]+) GFLOP/s(?:\s+([\d.]+) % of peak)?\s+([\d.]+) MiB"
 for name in names:
     text = (out / f"bench_{name}.txt").read_text()
-    fig = {k: re.search(rf"^{k}\s+([\d.]+) gen steps/s\s+([\d.]+) images/s\s+([\d.]+) MiB", text, re.M).groups() for k in ("trainer", "plain")}
+    fig = {k: re.search(rf"^{k}{line}", text, re.M).groups() for k in ("trainer", "plain")}
     ratio = re.search(r"trainer/plain throughput ratio: ([\d.]+)", text).group(1)
-    rows.append(f"| {name} | {fig['trainer'][0]} | {fig['plain'][0]} | {fig['trainer'][1]} | {fig['trainer'][2]} | {ratio} |")
+    t = fig["trainer"]
+    rows.append(f"| {name} | {t[0]} | {fig['plain'][0]} | {t[1]} | {t[2]} | {t[3] or '?'} % | {t[4]} | {ratio} |")
 (out / "bench.md").write_text("\n".join(rows) + "\n")
 print("\n".join(rows))
 PY
