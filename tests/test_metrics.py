@@ -66,7 +66,9 @@ class Replay:
         self.drawn += n
         return out
 
-    def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
+    def reconstruct(
+        self, x: torch.Tensor, sample: bool = False, generator: torch.Generator | None = None
+    ) -> torch.Tensor:
         return self.rec(x)
 
 
@@ -245,7 +247,7 @@ def test_rmse_pixel_and_l2_image_on_known_images() -> None:
 
 
 def test_uint8_conversion_inverts_the_datamodules(data_dir: Path) -> None:
-    raw = torch.from_numpy(np.asarray(datamodule(data_dir).test_set.data[:4]))  # uint8 28x28
+    raw = datamodule(data_dir).test_set.images[:4, 0]  # uint8 28x28
     x = torch.stack([datamodule(data_dir).test_set[i][0] for i in range(4)])  # [-1, 1], padded
     assert torch.equal(to_uint8(x)[:, 0, 2:-2, 2:-2], raw)
     assert to_uint8(x, channels=3).shape == (4, 3, 32, 32)
