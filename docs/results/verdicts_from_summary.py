@@ -9,7 +9,8 @@ from pathlib import Path
 
 from pagan_lightning.summary import ALPHA, TABLE3, Stat, verdict, welch_p
 
-rows = {r["group"]: r for r in csv.DictReader(open(Path(__file__).with_name("summary.csv")))}
+with open(Path(__file__).with_name("summary.csv"), newline="") as file:
+    rows = {r["group"]: r for r in csv.DictReader(file)}
 
 
 def stat(group: str, metric: str) -> Stat:
