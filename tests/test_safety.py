@@ -166,7 +166,7 @@ def test_corrupt_foreign_and_missing_files(tiny_model, tmp_path: Path) -> None:
 
     truncated = tmp_path / "truncated.ckpt"
     truncated.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
-    with pytest.raises(CheckpointError, match="is corrupt or truncated"):
+    with pytest.raises(CheckpointError, match="a corrupt or truncated one"):
         load_checkpoint(truncated)
     foreign = tmp_path / "resnet.pth"
     torch.save({"conv1.weight": torch.zeros(2, 3, 3, 3)}, foreign)
