@@ -132,8 +132,10 @@ class ImageFolderDataModule(ImageDataModule):
                 f"left out: every file is indexed once",
                 stacklevel=2,
             )
-        reals = [os.path.realpath(path) for path in bad]  # each skipped file once, too
-        bad = [path for i, path in enumerate(bad) if reals[i] not in reals[:i]]
+        first = {}  # each skipped file once, too: its first path
+        for path in bad:
+            first.setdefault(os.path.realpath(path), path)
+        bad = list(first.values())
         self.skipped[str(root)] = bad
         if bad:
             warnings.warn(
