@@ -24,6 +24,6 @@ def _seed() -> None:
 @pytest.fixture
 def tiny_model(tmp_path: Path):
     """A PAGAN with narrow networks for 32x32 grayscale images, built from the real config."""
-    from pagan_lightning.configs import instantiate_model
+    from pagan_lightning.runtime.configs import instantiate_model
 
     return instantiate_model(compose_train(TINY, tmp_path))

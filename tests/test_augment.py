@@ -8,7 +8,7 @@ from pagan_lightning.augment import (
     ReflectPadCrop,
     check_augmenter,
 )
-from pagan_lightning.configs import instantiate_model
+from pagan_lightning.runtime.configs import instantiate_model
 from tests.helpers.configs import TINY, compose_train
 
 

@@ -7,7 +7,7 @@ import torch
 from torch.utils.data import DataLoader, TensorDataset
 
 from pagan_lightning.cli import bench
-from pagan_lightning.errors import ConfigError
+from pagan_lightning.runtime.errors import ConfigError
 from tests.helpers.configs import TINY, compose_train, quiet_trainer
 
 

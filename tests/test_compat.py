@@ -1,4 +1,4 @@
-"""The private framework APIs of :mod:`pagan_lightning.compat`, each against the installed
+"""The private framework APIs of :mod:`pagan_lightning.runtime.compat`, each against the installed
 framework: an upgrade that changes one fails here, by name."""
 
 import pickle
@@ -19,9 +19,9 @@ from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 from torch.utils.data import DataLoader, TensorDataset
 
-from pagan_lightning import compat
-from pagan_lightning.configs import config_dir
-from pagan_lightning.safe_files import safe_load
+from pagan_lightning.runtime import compat
+from pagan_lightning.runtime.configs import config_dir
+from pagan_lightning.runtime.safe_files import safe_load
 from tests.helpers.configs import quiet_trainer
 
 

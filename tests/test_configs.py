@@ -5,7 +5,7 @@ from hydra.utils import instantiate
 from torch import nn
 from torch.nn.utils import parametrize
 
-from pagan_lightning.configs import config_dir, instantiate_model
+from pagan_lightning.runtime.configs import config_dir, instantiate_model
 from tests.helpers.configs import compose_train
 
 EXPERIMENTS = sorted(p.stem for p in (Path(config_dir()) / "experiment").glob("*.yaml"))

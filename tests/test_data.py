@@ -14,7 +14,7 @@ from pagan_lightning.data import (
     MNISTDataModule,
     UnreadableImageError,
 )
-from pagan_lightning.errors import DataNotFoundError
+from pagan_lightning.runtime.errors import DataNotFoundError
 from tests.helpers.files import write_mnist_like
 
 

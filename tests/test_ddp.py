@@ -24,10 +24,10 @@ from omegaconf import OmegaConf
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from pagan_lightning.checkpoint import load_checkpoint
-from pagan_lightning.configs import instantiate_model
 from pagan_lightning.metrics import Classifier, save_classifier
 from pagan_lightning.module import PAGAN
+from pagan_lightning.runtime.checkpoint import load_checkpoint
+from pagan_lightning.runtime.configs import instantiate_model
 from tests.helpers.configs import (
     TINY,
     compose_train,

@@ -14,11 +14,11 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 from hydra.utils import instantiate
 
-from pagan_lightning.callbacks import use_rank_zero_buffers
-from pagan_lightning.configs import instantiate_model
-from pagan_lightning.errors import ConfigError
 from pagan_lightning.metrics import Classifier, DistributedMetrics, compute_metrics, save_classifier
 from pagan_lightning.metrics.distributed import prior_codes, shard
+from pagan_lightning.reporting.callbacks import use_rank_zero_buffers
+from pagan_lightning.runtime.configs import instantiate_model
+from pagan_lightning.runtime.errors import ConfigError
 from tests.helpers.configs import compose_train, console_script, synthetic_training
 from tests.helpers.files import write_mnist_like
 

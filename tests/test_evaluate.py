@@ -13,12 +13,12 @@ import torch
 from nbclient import NotebookClient
 from PIL import Image
 
-from pagan_lightning.checkpoint import load_checkpoint, load_module
 from pagan_lightning.cli.collect import collect
 from pagan_lightning.cli.evaluate import results_table
 from pagan_lightning.metrics import Classifier, save_classifier
 from pagan_lightning.nets.pair import pair_match
-from pagan_lightning.probe import read_pair_discriminator
+from pagan_lightning.reporting.probe import read_pair_discriminator
+from pagan_lightning.runtime.checkpoint import load_checkpoint, load_module
 from tests.helpers.configs import console_script, run_cli, synthetic_training
 from tests.helpers.files import RunsCode, blob_images, write_mnist_like
 

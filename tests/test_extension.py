@@ -13,11 +13,11 @@ import torch
 from pytorch_lightning.callbacks import ModelCheckpoint
 
 from pagan_lightning import PAGAN, check_augmenter, load_module
-from pagan_lightning.checkpoint import AtomicCheckpointIO, CheckpointError, load_checkpoint
 from pagan_lightning.cli.collect import collect
 from pagan_lightning.data import FashionMNISTDataModule
-from pagan_lightning.errors import ConfigError
 from pagan_lightning.nets import Discriminator, Encoder, Generator, LatentDiscriminator
+from pagan_lightning.runtime.checkpoint import AtomicCheckpointIO, CheckpointError, load_checkpoint
+from pagan_lightning.runtime.errors import ConfigError
 from tests.helpers.configs import console_script, importing_tests, quiet_trainer, synthetic_training
 from tests.helpers.faults import kill_when, last_step, logged_losses
 from tests.helpers.files import write_mnist_like

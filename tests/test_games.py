@@ -8,10 +8,10 @@ import torch
 from torch import Tensor
 
 from pagan_lightning import algorithm
-from pagan_lightning.configs import instantiate_model
-from pagan_lightning.errors import ConfigError, NonFiniteLossError
 from pagan_lightning.games import ImageGame
 from pagan_lightning.objectives import NonSaturatingGAN
+from pagan_lightning.runtime.configs import instantiate_model
+from pagan_lightning.runtime.errors import ConfigError, NonFiniteLossError
 from tests.helpers.configs import TINY, compose_train, quiet_trainer
 from tests.helpers.faults import poison
 

@@ -7,8 +7,8 @@ import pytest
 import torch
 from torch import nn
 
-from pagan_lightning import hardware
-from pagan_lightning.configs import automatic_precision
+from pagan_lightning.runtime import hardware
+from pagan_lightning.runtime.configs import automatic_precision
 from tests.helpers.configs import compose_train
 
 AVX2 = "processor\t: 0\ncpu MHz\t\t: 2600.000\nflags\t\t: fpu sse avx avx2 fma\n"

@@ -26,9 +26,7 @@ from torch_fidelity.utils import create_feature_extractor, resolve_feature_layer
 
 from pagan_lightning.augment import ReflectPadCrop
 from pagan_lightning.cli.train_classifier import train_classifier
-from pagan_lightning.configs import config_dir
 from pagan_lightning.data import FashionMNISTDataModule
-from pagan_lightning.errors import ConfigError, MissingWeightsError
 from pagan_lightning.metrics import (
     MetricsConfig,
     compute_metrics,
@@ -43,6 +41,8 @@ from pagan_lightning.metrics import (
     to_uint8,
 )
 from pagan_lightning.metrics.features import INCEPTION_FILE
+from pagan_lightning.runtime.configs import config_dir
+from pagan_lightning.runtime.errors import ConfigError, MissingWeightsError
 from tests.helpers.configs import compose_train
 from tests.helpers.files import write_mnist_like
 

@@ -10,11 +10,11 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from pagan_lightning import algorithm
 from pagan_lightning.augment import Augmenter
-from pagan_lightning.callbacks import ImageGrids
-from pagan_lightning.configs import instantiate_model
-from pagan_lightning.errors import ConfigError
 from pagan_lightning.module import PAGAN
 from pagan_lightning.nets import PAIR_MODES
+from pagan_lightning.reporting.callbacks import ImageGrids
+from pagan_lightning.runtime.configs import instantiate_model
+from pagan_lightning.runtime.errors import ConfigError
 from tests.helpers.configs import TINY, compose_train, quiet_trainer
 
 

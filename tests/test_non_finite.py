@@ -8,8 +8,8 @@ import torch
 from pytorch_lightning.callbacks import ModelCheckpoint
 from torch.utils.data import DataLoader, TensorDataset
 
-from pagan_lightning.errors import NonFiniteLossError
 from pagan_lightning.module import PAGAN
+from pagan_lightning.runtime.errors import NonFiniteLossError
 from tests.helpers.configs import quiet_trainer
 from tests.helpers.faults import poison
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from pagan_lightning.checkpoint import load_checkpoint
+from pagan_lightning.runtime.checkpoint import load_checkpoint
 from tests.helpers.configs import TINY, console_script, importing_tests, synthetic_training
 from tests.helpers.files import write_mnist_like
 

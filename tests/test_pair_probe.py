@@ -1,4 +1,5 @@
-"""Every pair discriminator mode must see the pair: the probe of :mod:`pagan_lightning.probe`.
+"""Every pair discriminator mode must see the pair: the probe of
+:mod:`pagan_lightning.reporting.probe`.
 
 Real pairs (x, a(x)) and mismatched pairs (x, a(x')) have the same marginals of x and of y, so
 a discriminator with an additive head a(x) + b(y) stays at chance (0.5 in expectation; with
@@ -17,7 +18,7 @@ from pagan_lightning.augment import ReflectPadCrop
 from pagan_lightning.nets import PAIR_MODES, PairDiscriminator
 from pagan_lightning.nets.discriminator import DiscriminatorBody, linear_head
 from pagan_lightning.nets.pair import mismatched, pair_match
-from pagan_lightning.probe import fashion_mnist_images, train_pair_probe
+from pagan_lightning.reporting.probe import fashion_mnist_images, train_pair_probe
 from tests.helpers.files import blob_images
 
 BAR, CHANCE_BAR = 0.8, 0.6

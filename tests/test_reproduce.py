@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from omegaconf import OmegaConf
 
-from pagan_lightning.checkpoint import load_checkpoint
 from pagan_lightning.metrics import Classifier, save_classifier
+from pagan_lightning.runtime.checkpoint import load_checkpoint
 from tests.helpers.configs import TINY, synthetic_training
 from tests.helpers.files import write_mnist_like
 

@@ -16,7 +16,7 @@ from signal import SIGTERM
 import pytest
 import torch
 
-from pagan_lightning.checkpoint import load_checkpoint
+from pagan_lightning.runtime.checkpoint import load_checkpoint
 from tests.helpers.configs import console_script, importing_tests, run_cli, synthetic_training
 from tests.helpers.faults import kill_when, last_step, logged_losses
 from tests.helpers.files import write_mnist_like

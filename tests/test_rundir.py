@@ -9,14 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from pagan_lightning import rundir
-from pagan_lightning.errors import ConfigError
+from pagan_lightning.runtime import rundir
+from pagan_lightning.runtime.errors import ConfigError
 from tests.helpers.configs import console_script, synthetic_training
 
 HOLD = """
 import sys, time
 from pathlib import Path
-from pagan_lightning import rundir
+from pagan_lightning.runtime import rundir
 rundir.claim(Path(sys.argv[1]), None)
 print("held", flush=True)
 time.sleep(60)

@@ -12,17 +12,17 @@ from hydra import compose, initialize_config_dir
 from hydra.errors import MissingConfigException
 from PIL import Image
 
-from pagan_lightning.checkpoint import (
+from pagan_lightning.data import EpochSampler, ImageFolderDataModule, UnreadableImageError
+from pagan_lightning.metrics import load_classifier
+from pagan_lightning.runtime.checkpoint import (
     AtomicCheckpointIO,
     CheckpointError,
     load_checkpoint,
     load_module,
 )
-from pagan_lightning.configs import config_dir
-from pagan_lightning.data import EpochSampler, ImageFolderDataModule, UnreadableImageError
-from pagan_lightning.errors import ConfigError, UserError
-from pagan_lightning.metrics import load_classifier
-from pagan_lightning.validate import check_config, check_evaluate
+from pagan_lightning.runtime.configs import config_dir
+from pagan_lightning.runtime.errors import ConfigError, UserError
+from pagan_lightning.runtime.validate import check_config, check_evaluate
 from tests.helpers.configs import (
     TINY,
     compose_train,
@@ -196,7 +196,7 @@ def test_load_module_refuses_classes_outside_the_trusted_packages(
 def test_resuming_with_other_network_sizes_names_the_mismatch(
     tiny_model, fashion_dir: Path, tmp_path: Path
 ) -> None:
-    from pagan_lightning.configs import instantiate_model
+    from pagan_lightning.runtime.configs import instantiate_model
 
     trainer = quiet_trainer(tmp_path, max_steps=1, plugins=[AtomicCheckpointIO()])
     trainer.strategy.connect(tiny_model)

@@ -15,8 +15,8 @@ from omegaconf import OmegaConf
 from PIL import Image
 
 from pagan_lightning.cli.collect import main, summarize
-from pagan_lightning.summary import Group, Job, Stat, stat, welch_p
-from pagan_lightning.summary import verdict as verdict_of
+from pagan_lightning.reporting.summary import Group, Job, Stat, stat, welch_p
+from pagan_lightning.reporting.summary import verdict as verdict_of
 
 PAIR = {"_target_": "pagan_lightning.nets.PairDiscriminator", "ch": 16}
 

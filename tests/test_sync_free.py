@@ -11,7 +11,7 @@ import torch
 from hydra.utils import instantiate
 from torch.utils.data import DataLoader, TensorDataset
 
-from pagan_lightning.configs import instantiate_all, instantiate_model
+from pagan_lightning.runtime.configs import instantiate_all, instantiate_model
 from tests.helpers.configs import TINY, compose_train
 
 HOST_READS = ("item", "tolist", "numpy", "__bool__", "__float__", "__int__")

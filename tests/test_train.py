@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from pagan_lightning.checkpoint import load_checkpoint, load_module
 from pagan_lightning.module import PAGAN
+from pagan_lightning.runtime.checkpoint import load_checkpoint, load_module
 from tests.helpers.configs import TINY, console_script, offline
 
 PAGAN_TRAIN = console_script("pagan-train")

@@ -5,13 +5,13 @@ from pathlib import Path
 import pytest
 import torch
 
-from pagan_lightning.checkpoint import (
+from pagan_lightning.runtime.checkpoint import (
     AtomicCheckpointIO,
     CheckpointError,
     load_checkpoint,
     load_module,
 )
-from pagan_lightning.trust import UntrustedError, packages, recorded, resolve
+from pagan_lightning.runtime.trust import UntrustedError, packages, recorded, resolve
 from tests.helpers.configs import quiet_trainer
 
 
@@ -33,17 +33,20 @@ def edited(good: Path, tmp_path: Path, module: str | None = None, **hparams) -> 
 
 
 MODULE_ATTACKS = [  # (the module entry, what the error names)
-    ("pagan_lightning.checkpoint.os.system", "builtin_function_or_method 'system', not a class"),
+    (
+        "pagan_lightning.runtime.checkpoint.os.system",
+        "builtin_function_or_method 'system', not a class",
+    ),
     ("pagan_lightning.module.torch.load", "function 'load', not a class"),
-    ("pagan_lightning.rundir.Path", "the class pathlib.Path"),
-    ("pagan_lightning.checkpoint.os", "module 'os'"),
+    ("pagan_lightning.runtime.rundir.Path", "the class pathlib.Path"),
+    ("pagan_lightning.runtime.checkpoint.os", "module 'os'"),
     ("builtins.eval", "outside the trusted packages"),
     ("operator.attrgetter", "outside the trusted packages"),
     ("pagan_lightning.module.PAGAN.__init__.__globals__", "special attribute '__init__'"),
     ("pagan_lightning.nets.Generator", "not a ExactResume"),  # a class, not a LightningModule
     ("pagan_lightning_evil.PAGAN", "outside the trusted packages"),  # a prefix, not a package
     ("pagan_lightning.no_such_module.PAGAN", "no attribute 'no_such_module'"),
-    ("pagan_lightning.checkpoint..os", "not a dotted class name"),
+    ("pagan_lightning.runtime.checkpoint..os", "not a dotted class name"),
 ]
 
 
@@ -61,8 +64,8 @@ def test_module_entry_that_is_not_a_trusted_lightning_module_runs_nothing(
 
 
 TARGET_ATTACKS = [
-    ("pagan_lightning.checkpoint.os.system", "not a class"),
-    ("pagan_lightning.specs.instantiate", "not a class"),
+    ("pagan_lightning.runtime.checkpoint.os.system", "not a class"),
+    ("pagan_lightning.runtime.specs.instantiate", "not a class"),
     ("pagan_lightning.module.functools.partial", "the class functools.partial"),
     ("subprocess.Popen", "outside the trusted packages"),
     ("torch.nn.modules.module.torch.load", "not a class"),

@@ -9,9 +9,9 @@ import torch.nn.functional as F
 from torch.distributions import Normal, kl_divergence
 from torch.utils.data import DataLoader, TensorDataset
 
-from pagan_lightning.checkpoint import AtomicCheckpointIO, load_module
-from pagan_lightning.configs import instantiate_model
 from pagan_lightning.nets.resnet import ResNetDecoder, ResNetEncoder
+from pagan_lightning.runtime.checkpoint import AtomicCheckpointIO, CheckpointError, load_module
+from pagan_lightning.runtime.configs import instantiate_model
 from pagan_lightning.vae import VAE, gaussian_nll, kl_to_standard_normal
 from tests.helpers.configs import compose_train, quiet_trainer
 from tests.helpers.files import blob_images, signed
@@ -76,10 +76,9 @@ def test_vae_checkpoint_loads_as_a_vae(tmp_path: Path) -> None:
     assert isinstance(loaded, VAE)
     x = torch.rand(2, 1, 32, 32) * 2 - 1
     torch.testing.assert_close(loaded.reconstruct(x), model.reconstruct(x))
-    # a VAE checkpoint written before the augmenter left the VAE still loads
-    old = torch.load(tmp_path / "vae.ckpt", weights_only=True)
-    old["hyper_parameters"]["augmenter"] = {"_target_": "pagan_lightning.augment.ReflectPadCrop"}
-    torch.save(old, tmp_path / "old.ckpt")
-    torch.testing.assert_close(
-        load_module(tmp_path / "old.ckpt").reconstruct(x), loaded.reconstruct(x)
-    )
+    # hyper-parameters the class does not take: one line naming them, nothing built
+    foreign = torch.load(tmp_path / "vae.ckpt", weights_only=True)
+    foreign["hyper_parameters"]["augmenter"] = {"_target_": "pagan_lightning.augment.Identity"}
+    torch.save(foreign, tmp_path / "foreign.ckpt")
+    with pytest.raises(CheckpointError, match="augmenter"):
+        load_module(tmp_path / "foreign.ckpt")

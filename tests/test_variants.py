@@ -14,10 +14,10 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from pagan_lightning.augment import Identity, ReflectPadCrop
 from pagan_lightning.cli.collect import collect, summarize
-from pagan_lightning.configs import config_dir, instantiate_model
-from pagan_lightning.errors import ConfigError
 from pagan_lightning.module import PAGAN
 from pagan_lightning.objectives import FGAN, GradientPenalty, WassersteinGAN
+from pagan_lightning.runtime.configs import config_dir, instantiate_model
+from pagan_lightning.runtime.errors import ConfigError
 from tests.helpers.configs import TINY, compose_train, console_script, quiet_trainer
 
 VARIANTS = ["pagan", "l1", "noaug", "wgan_gp", "f_gan"]

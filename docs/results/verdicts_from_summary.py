@@ -7,7 +7,7 @@ summary.csv (mean, sample std, n per group), as pagan-collect now judges them:
 import csv
 from pathlib import Path
 
-from pagan_lightning.summary import ALPHA, TABLE3, Stat, verdict, welch_p
+from pagan_lightning.reporting.summary import ALPHA, TABLE3, Stat, verdict, welch_p
 
 with open(Path(__file__).with_name("summary.csv"), newline="") as file:
     rows = {r["group"]: r for r in csv.DictReader(file)}

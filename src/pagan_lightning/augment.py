@@ -19,8 +19,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from pagan_lightning.errors import UserError
-from pagan_lightning.specs import Rebuildable
+from pagan_lightning.runtime.errors import UserError
+from pagan_lightning.runtime.specs import Rebuildable
 
 
 class Augmenter(Rebuildable, nn.Module):

@@ -13,7 +13,7 @@ from typing import Any
 
 from torch import Tensor, nn
 
-from pagan_lightning.specs import Rebuildable
+from pagan_lightning.runtime.specs import Rebuildable
 
 Inputs = tuple[Tensor, ...]
 

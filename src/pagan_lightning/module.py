@@ -2,8 +2,8 @@
 
 Its parts come built (``PAGAN(generator=Generator(...), ...)``, as in Lightning's own
 examples) or as config specs (mappings with ``_target_``, as Hydra gives them); a checkpoint
-records the spec of each (:mod:`pagan_lightning.specs`), so that
-:func:`~pagan_lightning.checkpoint.load_module` rebuilds the model with nothing else.
+records the spec of each (:mod:`pagan_lightning.runtime.specs`), so that
+:func:`~pagan_lightning.runtime.checkpoint.load_module` rebuilds the model with nothing else.
 """
 
 import contextlib
@@ -20,16 +20,16 @@ from torch.nn.parallel import DistributedDataParallel
 
 from pagan_lightning import algorithm
 from pagan_lightning.augment import Augmenter, ReflectPadCrop
-from pagan_lightning.checkpoint import ExactResume
-from pagan_lightning.compat import uncount_optimizer_steps
 from pagan_lightning.data.base import images_of
-from pagan_lightning.errors import ConfigError, NonFiniteLossError
 from pagan_lightning.games import Game, ImageGame, LatentGame, PairGame, Samples
 from pagan_lightning.inference import LatentVariableModel
 from pagan_lightning.nets.encoder import Encoder
 from pagan_lightning.nets.pair import pair_match
 from pagan_lightning.objectives import NonSaturatingGAN, Objective
-from pagan_lightning.specs import build, spec
+from pagan_lightning.runtime.checkpoint import ExactResume
+from pagan_lightning.runtime.compat import uncount_optimizer_steps
+from pagan_lightning.runtime.errors import ConfigError, NonFiniteLossError
+from pagan_lightning.runtime.specs import build, spec
 
 Part = Any  # a built object, or a spec: a mapping with ``_target_``
 BUILT_IN_GAMES = ("x", "z", "pair")
@@ -84,7 +84,7 @@ class PAGAN(ExactResume, LatentVariableModel, pl.LightningModule):
         extra_games: more games by name, each a :class:`~pagan_lightning.games.Game` with its
             own critic; trained and logged (``train/d_<name>``) like the built-in ones.
         on_non_finite: a NaN / Inf loss either stops training with
-            :class:`~pagan_lightning.errors.NonFiniteLossError` naming the step and the loss
+            :class:`~pagan_lightning.runtime.errors.NonFiniteLossError` naming the step and the loss
             (``raise``; checkpoints already written stay as they are), or skips that update and
             counts it in ``train/skipped_updates`` (``skip``). ``raise`` checks on the device
             and reads the result every ``check_finite_every`` generator steps, before each
@@ -408,7 +408,7 @@ class PAGAN(ExactResume, LatentVariableModel, pl.LightningModule):
         return True
 
     def check_finite(self) -> None:
-        """Raise :class:`~pagan_lightning.errors.NonFiniteLossError` if a loss was NaN / Inf
+        """Raise :class:`~pagan_lightning.runtime.errors.NonFiniteLossError` if a loss was NaN / Inf
         since the start (``on_non_finite=raise``), naming the first such batch's losses and
         generator step. Reads the device flag once (after an all-reduce under DDP, so that
         every rank raises together)."""

@@ -20,9 +20,9 @@ import torch.nn.functional as F
 from hydra.utils import instantiate
 from torch import nn
 
-from pagan_lightning.checkpoint import ExactResume
 from pagan_lightning.data.base import images_of
 from pagan_lightning.inference import LatentVariableModel
+from pagan_lightning.runtime.checkpoint import ExactResume
 
 
 def gaussian_nll(x: torch.Tensor, mean: torch.Tensor, log_scale: torch.Tensor) -> torch.Tensor:

@@ -9,7 +9,7 @@ import pytorch_lightning as pl
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig, open_dict
 
-from pagan_lightning.configs import config_dir
+from pagan_lightning.runtime.configs import config_dir
 
 TINY = [  # narrow networks that train in seconds on a CPU
     "model.generator.ch=32",

@@ -14,8 +14,8 @@ from typing import Any, BinaryIO
 
 import torch
 
-from pagan_lightning.checkpoint import AtomicCheckpointIO, load_checkpoint
 from pagan_lightning.module import PAGAN
+from pagan_lightning.runtime.checkpoint import AtomicCheckpointIO, load_checkpoint
 from tests.helpers.configs import importing_tests
 
 

@@ -8,7 +8,7 @@ from pagan_lightning.augment import Augmenter
 from pagan_lightning.games import Game
 from pagan_lightning.nets import DiscriminatorBody
 from pagan_lightning.nets.discriminator import linear_head
-from pagan_lightning.specs import Rebuildable
+from pagan_lightning.runtime.specs import Rebuildable
 
 
 class Cutout(Augmenter):

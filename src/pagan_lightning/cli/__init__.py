@@ -2,6 +2,6 @@
 ``pagan-train-classifier``) and ``python -m pagan_lightning.cli.bench`` / ``.cli.probe``.
 
 Each is a thin shell over the library: it parses, calls, prints. No entry point imports
-another; what they share lives in :mod:`pagan_lightning.configs` and
-:mod:`pagan_lightning.rundir`.
+another; what they share lives in :mod:`pagan_lightning.runtime.configs` and
+:mod:`pagan_lightning.runtime.rundir`.
 """

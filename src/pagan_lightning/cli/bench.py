@@ -5,7 +5,7 @@ the training config as ``pagan-train`` would, then, in this one process and afte
 
 1. counts the FLOPs of one training step (``torch.utils.flop_counter``: the convolutions and
    matmuls of every forward and backward pass) and states the machine's peak with its
-   assumption (:mod:`pagan_lightning.hardware`);
+   assumption (:mod:`pagan_lightning.runtime.hardware`);
 2. times training at the configured batch size, ``--rounds`` runs each of the Trainer and of
    a minimal plain loop (:func:`plain_step`) with the same networks, losses, optimizers,
    precision and memory layout, on the same in-memory batches, alternating which goes first;
@@ -44,10 +44,10 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 from pagan_lightning import algorithm, hardware
-from pagan_lightning.configs import config_dir, instantiate_model
-from pagan_lightning.errors import UserError
 from pagan_lightning.module import PAGAN
-from pagan_lightning.validate import check_config
+from pagan_lightning.runtime.configs import config_dir, instantiate_model
+from pagan_lightning.runtime.errors import UserError
+from pagan_lightning.runtime.validate import check_config
 
 PRECISIONS = ("32-true", "32", "bf16-mixed")
 

@@ -8,7 +8,7 @@ the last logged value of every metric in its ``csv/metrics.csv``.
 
 Beside it, ``summary.md``, ``summary.csv`` and ``summary.png``: the jobs that differ only by
 ``seed`` in one group each, mean ± std of each metric over the seeds, and the verdicts on the
-paper's Table 3 orderings (see :mod:`pagan_lightning.summary`).
+paper's Table 3 orderings (see :mod:`pagan_lightning.reporting.summary`).
 """
 
 import argparse
@@ -19,11 +19,11 @@ from pathlib import Path
 
 from omegaconf import OmegaConf
 
-from pagan_lightning import summary
-from pagan_lightning.checkpoint import load_checkpoint
-from pagan_lightning.errors import CorruptDataError, UserError, bugs_reported
-from pagan_lightning.figures import summary_bars
-from pagan_lightning.rundir import row_name
+from pagan_lightning.reporting import summary
+from pagan_lightning.reporting.figures import summary_bars
+from pagan_lightning.runtime.checkpoint import load_checkpoint
+from pagan_lightning.runtime.errors import CorruptDataError, UserError, bugs_reported
+from pagan_lightning.runtime.rundir import row_name
 
 EVAL_KEYS = (  # from pagan-evaluate's metrics.json, in this order
     "is",

@@ -1,10 +1,10 @@
 """Hydra entry point: ``pagan-evaluate ckpt_path=<file> [metrics.*=...]`` (``conf/evaluate.yaml``).
 
 From one checkpoint to the paper's numbers: reads the checkpoint once, safely
-(:func:`~pagan_lightning.checkpoint.module_from_checkpoint`), rebuilds the data of the run that
-wrote it (``<run>/config_resolved.yaml``, or ``+data=<name>``), computes IS / FID / KID / RID /
-RMSE and the AUG baseline (:func:`~pagan_lightning.metrics.compute_metrics`) and writes, into
-the output folder (default ``<run>/eval/<date>_<time>``):
+(:func:`~pagan_lightning.runtime.checkpoint.module_from_checkpoint`), rebuilds the data of the
+run that wrote it (``<run>/config_resolved.yaml``, or ``+data=<name>``), computes IS / FID /
+KID / RID / RMSE and the AUG baseline (:func:`~pagan_lightning.metrics.compute_metrics`) and
+writes, into the output folder (default ``<run>/eval/<date>_<time>``):
 
 - ``metrics.json``: every number, the feature space used, the checkpoint and its step;
 - ``results.md``: a table of ours beside the paper's numbers for the same dataset and variant;
@@ -27,21 +27,27 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 from torchvision.utils import save_image
 
-from pagan_lightning.checkpoint import load_checkpoint, module_from_checkpoint
-from pagan_lightning.configs import config_dir
 from pagan_lightning.data import first_images
-from pagan_lightning.errors import ConfigError, NonFiniteError, UserError, bugs_reported, exit_with
-from pagan_lightning.figures import (
+from pagan_lightning.metrics import compute_metrics, metrics_config
+from pagan_lightning.reporting.figures import (
     interpolation_grid,
     reconstruction_grid,
     rmse_rid_scatter,
     sample_grid,
 )
-from pagan_lightning.metrics import compute_metrics, metrics_config
-from pagan_lightning.paper import PAPER
-from pagan_lightning.rundir import claim, row_name, run_dir
-from pagan_lightning.trust import recorded_for
-from pagan_lightning.validate import check_evaluate
+from pagan_lightning.reporting.paper import PAPER
+from pagan_lightning.runtime.checkpoint import load_checkpoint, module_from_checkpoint
+from pagan_lightning.runtime.configs import config_dir
+from pagan_lightning.runtime.errors import (
+    ConfigError,
+    NonFiniteError,
+    UserError,
+    bugs_reported,
+    exit_with,
+)
+from pagan_lightning.runtime.rundir import claim, row_name, run_dir
+from pagan_lightning.runtime.trust import recorded_for
+from pagan_lightning.runtime.validate import check_evaluate
 
 log = logging.getLogger(__name__)
 COLUMNS = {

@@ -1,6 +1,6 @@
 """``python -m pagan_lightning.cli.probe [--modes ...] [--ckpt <files>]``: the pair-dependence
-probe of :mod:`pagan_lightning.probe` for every pair mode on real Fashion-MNIST, or the D_xx of
-trained checkpoints; prints a markdown table."""
+probe of :mod:`pagan_lightning.reporting.probe` for every pair mode on real Fashion-MNIST, or
+the D_xx of trained checkpoints; prints a markdown table."""
 
 import argparse
 import sys
@@ -9,10 +9,14 @@ import time
 import torch
 
 from pagan_lightning.augment import ReflectPadCrop
-from pagan_lightning.checkpoint import load_module
-from pagan_lightning.errors import UserError
 from pagan_lightning.nets import PAIR_MODES, PairDiscriminator
-from pagan_lightning.probe import fashion_mnist_images, read_pair_discriminator, train_pair_probe
+from pagan_lightning.reporting.probe import (
+    fashion_mnist_images,
+    read_pair_discriminator,
+    train_pair_probe,
+)
+from pagan_lightning.runtime.checkpoint import load_module
+from pagan_lightning.runtime.errors import UserError
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -24,8 +24,8 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
-from pagan_lightning.checkpoint import load_checkpoint
-from pagan_lightning.configs import config_dir
+from pagan_lightning.runtime.checkpoint import load_checkpoint
+from pagan_lightning.runtime.configs import config_dir
 
 log = logging.getLogger("pagan_lightning.reproduce")
 

@@ -17,24 +17,24 @@ from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.utilities import rank_zero_only
 from pytorch_lightning.utilities.exceptions import SIGTERMException
 
-from pagan_lightning import rundir
 from pagan_lightning.augment import check_augmenter
-from pagan_lightning.compat import ddp_relaunches_this_job
-from pagan_lightning.configs import (
+from pagan_lightning.runtime import rundir
+from pagan_lightning.runtime.compat import ddp_relaunches_this_job
+from pagan_lightning.runtime.configs import (
     automatic_precision,
     config_dir,
     instantiate_all,
     instantiate_model,
 )
-from pagan_lightning.errors import ConfigError, UserError, bugs_reported, exit_with
-from pagan_lightning.validate import check_config
+from pagan_lightning.runtime.errors import ConfigError, UserError, bugs_reported, exit_with
+from pagan_lightning.runtime.validate import check_config
 
 log = logging.getLogger(__name__)
 
 
 @rank_zero_only
 def claim_run_dir(output_dir: Path, ckpt_path: str | None) -> None:
-    """:func:`pagan_lightning.rundir.claim` on rank 0 (the other ranks of a DDP run are
+    """:func:`pagan_lightning.runtime.rundir.claim` on rank 0 (the other ranks of a DDP run are
     started by rank 0 into its folder)."""
     rundir.claim(output_dir, ckpt_path)
 

@@ -20,10 +20,10 @@ from omegaconf import DictConfig
 from torch.utils.data import Dataset, Subset
 from torchmetrics.classification import MulticlassAccuracy
 
-from pagan_lightning.configs import config_dir
-from pagan_lightning.errors import ConfigError, UserError, bugs_reported, exit_with
 from pagan_lightning.metrics.classifier import Classifier, classifier_meta, save_classifier
-from pagan_lightning.validate import check_nodes, check_run
+from pagan_lightning.runtime.configs import config_dir
+from pagan_lightning.runtime.errors import ConfigError, UserError, bugs_reported, exit_with
+from pagan_lightning.runtime.validate import check_nodes, check_run
 
 log = logging.getLogger(__name__)
 TOP_LEVEL = {"task_name", "seed", "weights", "overwrite", "classifier", "optimizer", "trainer"}

@@ -11,9 +11,9 @@ import pytorch_lightning as pl
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler, random_split
 
-from pagan_lightning.compat import batches_done_in_epoch
 from pagan_lightning.data.sampling import EpochSampler
-from pagan_lightning.errors import ConfigError, DataNotFoundError, UserError
+from pagan_lightning.runtime.compat import batches_done_in_epoch
+from pagan_lightning.runtime.errors import ConfigError, DataNotFoundError, UserError
 
 
 def images_of(batch: Any) -> torch.Tensor:

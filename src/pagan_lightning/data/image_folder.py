@@ -14,7 +14,7 @@ from torchvision.transforms import v2
 
 from pagan_lightning.data.base import ImageDataModule
 from pagan_lightning.data.transforms import to_signed
-from pagan_lightning.errors import ConfigError, DataNotFoundError, UserError
+from pagan_lightning.runtime.errors import ConfigError, DataNotFoundError, UserError
 
 
 class UnreadableImageError(UserError, OSError):

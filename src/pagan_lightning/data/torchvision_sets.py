@@ -14,7 +14,7 @@ from torchvision.transforms import v2
 
 from pagan_lightning.data.base import ImageDataModule
 from pagan_lightning.data.transforms import to_signed
-from pagan_lightning.errors import CorruptDataError, DataNotFoundError
+from pagan_lightning.runtime.errors import CorruptDataError, DataNotFoundError
 
 # bytes per item of each IDX data type (the third byte of the magic number)
 IDX_ITEM_BYTES = {0x08: 1, 0x09: 1, 0x0B: 2, 0x0C: 4, 0x0D: 4, 0x0E: 8}

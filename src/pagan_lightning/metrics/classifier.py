@@ -22,8 +22,8 @@ from torch import nn
 from torch_fidelity import FeatureExtractorBase, register_feature_extractor
 from torch_fidelity.registry import FEATURE_EXTRACTORS_REGISTRY
 
-from pagan_lightning.errors import MissingWeightsError
-from pagan_lightning.safe_files import UnsafeFileError, safe_load
+from pagan_lightning.runtime.errors import MissingWeightsError
+from pagan_lightning.runtime.safe_files import UnsafeFileError, safe_load
 
 FEATURE_EXTRACTOR = "pagan-classifier"
 
@@ -87,7 +87,7 @@ def save_classifier(classifier: Classifier, path: str | Path, meta: dict[str, An
 
 def read_weights(path: str | Path) -> dict[str, Any]:
     """A classifier weights file (``state_dict`` and ``meta`` with ``arch``), loaded
-    weights-only; anything else is a one-line :class:`~pagan_lightning.errors.UserError`."""
+    weights-only; anything else is a one-line :class:`~pagan_lightning.runtime.errors.UserError`."""
     saved = safe_load(path, "classifier weights")
     if not (isinstance(saved, dict) and "state_dict" in saved and "arch" in saved.get("meta", {})):
         found = sorted(saved)[:6] if isinstance(saved, dict) else type(saved).__name__

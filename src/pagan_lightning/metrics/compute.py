@@ -39,8 +39,8 @@ def compute_metrics(
     of the AUG baseline row (``aug_*`` results; none without it).
 
     Runs on ``model.device`` in batches. The weights of the feature extractor are checked first
-    (:class:`~pagan_lightning.errors.MissingWeightsError` when missing). Random draws (z of the
-    generated images, the augmenter's crops) are seeded by ``cfg.seed`` without touching the
+    (:class:`~pagan_lightning.runtime.errors.MissingWeightsError` when missing). Random draws (z of
+    the generated images, the augmenter's crops) are seeded by ``cfg.seed`` without touching the
     caller's random state.
 
     Returns:

@@ -7,7 +7,7 @@ from typing import Any
 
 import torch
 
-from pagan_lightning.errors import ConfigError
+from pagan_lightning.runtime.errors import ConfigError
 
 FEATURES = ("inception", "classifier")
 RECONSTRUCTIONS = ("sample", "mean")

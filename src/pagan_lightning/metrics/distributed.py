@@ -28,7 +28,6 @@ from torchmetrics import Metric
 from torchmetrics.utilities import dim_zero_cat
 
 from pagan_lightning.data.base import ImageDataModule, images_of
-from pagan_lightning.errors import ConfigError
 from pagan_lightning.metrics.compute import InferenceModel
 from pagan_lightning.metrics.config import MetricsConfig, metrics_config
 from pagan_lightning.metrics.features import Features, resolve_features
@@ -41,6 +40,7 @@ from pagan_lightning.metrics.reconstruction import (
     reconstruction_rows,
     summarize_reconstruction,
 )
+from pagan_lightning.runtime.errors import ConfigError
 
 
 class GatheredRows(Metric):
@@ -110,7 +110,7 @@ class DistributedMetrics:
 
     def prepare(self, dataset: str) -> Features:
         """Resolve the feature space for the dataset named ``dataset`` (its weights must be at
-        hand: :class:`~pagan_lightning.errors.MissingWeightsError` otherwise); once."""
+        hand: :class:`~pagan_lightning.runtime.errors.MissingWeightsError` otherwise); once."""
         if self.features is None:
             self.features = resolve_features(self.cfg, dataset)
         return self.features

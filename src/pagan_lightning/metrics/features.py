@@ -2,7 +2,7 @@
 
 :func:`resolve_features` checks that the weights are at hand *before* any heavy work: a
 missing file, or no internet for the first Inception download, is one
-:class:`~pagan_lightning.errors.MissingWeightsError` that names the file and the config key.
+:class:`~pagan_lightning.runtime.errors.MissingWeightsError` that names the file and the config key.
 """
 
 import hashlib
@@ -16,11 +16,11 @@ from torch_fidelity import FeatureExtractorBase
 from torch_fidelity.feature_extractor_inceptionv3 import URL_INCEPTION_V3
 from torch_fidelity.utils import create_feature_extractor
 
-from pagan_lightning.errors import MissingWeightsError
 from pagan_lightning.metrics.classifier import FEATURE_EXTRACTOR as CLASSIFIER_EXTRACTOR
 from pagan_lightning.metrics.classifier import classifier_meta
 from pagan_lightning.metrics.config import MetricsConfig
-from pagan_lightning.safe_files import check_no_code
+from pagan_lightning.runtime.errors import MissingWeightsError
+from pagan_lightning.runtime.safe_files import check_no_code
 
 INCEPTION_EXTRACTOR = "inception-v3-compat"
 INCEPTION_FILE = URL_INCEPTION_V3.rsplit("/", 1)[-1]

@@ -21,7 +21,7 @@ from torch_fidelity.registry import FEATURE_EXTRACTORS_REGISTRY
 from pagan_lightning.metrics.config import MetricsConfig
 from pagan_lightning.metrics.features import Features
 from pagan_lightning.metrics.images import GeneratorSamples, Sampler, UInt8Images
-from pagan_lightning.safe_files import check_no_code
+from pagan_lightning.runtime.safe_files import check_no_code
 
 
 def generation_metrics(

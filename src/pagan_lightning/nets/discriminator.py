@@ -10,7 +10,7 @@ from torch import nn
 
 from pagan_lightning.nets.init import init_normal_
 from pagan_lightning.nets.spectral import spectral_norm
-from pagan_lightning.specs import Rebuildable
+from pagan_lightning.runtime.specs import Rebuildable
 
 DOWNSAMPLE = 8  # three k4 s2 p1 convolutions
 

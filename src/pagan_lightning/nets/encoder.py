@@ -9,7 +9,7 @@ from torch import nn
 
 from pagan_lightning.nets.discriminator import DiscriminatorBody, linear_head
 from pagan_lightning.nets.init import init_kaiming_
-from pagan_lightning.specs import Rebuildable
+from pagan_lightning.runtime.specs import Rebuildable
 
 
 class Encoder(Rebuildable, nn.Module):

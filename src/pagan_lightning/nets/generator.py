@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from pagan_lightning.nets.init import init_normal_
-from pagan_lightning.specs import Rebuildable
+from pagan_lightning.runtime.specs import Rebuildable
 
 
 def up_stages(image_size: int, bottom_width: int = 4) -> int:

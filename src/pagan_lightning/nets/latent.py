@@ -5,7 +5,7 @@ from torch import nn
 
 from pagan_lightning.nets.init import init_normal_
 from pagan_lightning.nets.spectral import spectral_norm
-from pagan_lightning.specs import Rebuildable
+from pagan_lightning.runtime.specs import Rebuildable
 
 
 class LatentDiscriminator(Rebuildable, nn.Module):

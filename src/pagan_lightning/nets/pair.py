@@ -8,7 +8,7 @@ Whatever the mode, D_xx(x, y) must depend on x and y *jointly*: the optimal disc
 the game (eq. 12, Proposition 1) is a function of r(y|x) / p_{theta,phi}(y|x), and a logit of
 the form a(x) + b(y) cannot tell (x, a(x)) from (x, a(x')), so it would give G and E no signal
 about x (only about the marginal of G(E(x))). :func:`pair_match` measures this for a given
-discriminator, :mod:`pagan_lightning.probe` for a freshly trained one.
+discriminator, :mod:`pagan_lightning.reporting.probe` for a freshly trained one.
 """
 
 from collections.abc import Callable
@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from pagan_lightning.nets.discriminator import DiscriminatorBody, linear_head
-from pagan_lightning.specs import Rebuildable
+from pagan_lightning.runtime.specs import Rebuildable
 
 PairMode = Literal["width", "channel", "siamese"]
 
@@ -26,7 +26,7 @@ PairMode = Literal["width", "channel", "siamese"]
 class PairCritic(Protocol):
     """The contract of a pair discriminator D_xx: a batch of pairs (x, y), each (N, C, H, W),
     to one raw output per pair, shape (N,) or (N, 1), that must depend on x and y jointly
-    (check a new one with :func:`pagan_lightning.probe.train_pair_probe`)."""
+    (check a new one with :func:`pagan_lightning.reporting.probe.train_pair_probe`)."""
 
     def __call__(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor: ...
 

@@ -15,7 +15,7 @@ from torch import nn
 
 from pagan_lightning.nets.encoder import Encoder
 from pagan_lightning.nets.generator import up_stages
-from pagan_lightning.specs import Rebuildable
+from pagan_lightning.runtime.specs import Rebuildable
 
 
 class ResBlock(nn.Module):

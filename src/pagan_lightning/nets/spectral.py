@@ -11,7 +11,7 @@ import torch
 from torch import nn
 from torch.nn.utils import parametrize
 
-from pagan_lightning.compat import SpectralNormParametrization
+from pagan_lightning.runtime.compat import SpectralNormParametrization
 
 
 class FP32SpectralNorm(SpectralNormParametrization):

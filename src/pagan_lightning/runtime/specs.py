@@ -15,7 +15,7 @@ from typing import Any
 
 from hydra.utils import instantiate
 
-from pagan_lightning.errors import ConfigError
+from pagan_lightning.runtime.errors import ConfigError
 
 PLAIN = (bool, int, float, str, type(None))
 UNRECORDED = "unrecorded"  # the spec of a part whose arguments could not be recorded
@@ -25,7 +25,7 @@ class Rebuildable:
     """A part that remembers the arguments it was built with (``init_arguments``, defaults
     included), so that a checkpoint can name how to rebuild it. Subclass it (this project's
     networks, augmenters and objectives do) and a model built in Python saves checkpoints that
-    :func:`pagan_lightning.checkpoint.load_module` rebuilds."""
+    :func:`pagan_lightning.runtime.checkpoint.load_module` rebuilds."""
 
     init_arguments: dict[str, Any]
 
@@ -90,7 +90,7 @@ def build(name: str, part: Any) -> Any:
     if isinstance(part, str) and part.startswith(UNRECORDED):
         raise ConfigError(
             f"{name}: the checkpoint does not record how to build it ({part}; it was built in "
-            f"Python from a class that does not subclass pagan_lightning.specs.Rebuildable): "
+            f"Python from a class that does not subclass pagan_lightning.Rebuildable): "
             f"pass it built, e.g. load_module(path, {name}=...)"
         )
     if isinstance(part, Mapping):

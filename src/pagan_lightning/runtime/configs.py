@@ -3,7 +3,7 @@ objects (Hydra ``instantiate``), and the resolvers configs may use, so that no e
 imports another.
 
 Resolvers: ``${auto_precision:}`` is ``bf16-mixed`` where bf16 runs natively, else ``32-true``
-(:func:`pagan_lightning.hardware.auto_precision`).
+(:func:`pagan_lightning.runtime.hardware.auto_precision`).
 """
 
 from pathlib import Path
@@ -14,17 +14,17 @@ from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from pagan_lightning import hardware
-from pagan_lightning.errors import ConfigError
+from pagan_lightning.runtime import hardware
+from pagan_lightning.runtime.errors import ConfigError
 
 OmegaConf.register_new_resolver("auto_precision", hardware.auto_precision, replace=True)
 
 
 def config_dir() -> str:
     """``conf/`` shipped inside the wheel, else the repository's top-level ``conf/``."""
-    here = Path(__file__).resolve().parent
-    packaged = here / "conf"
-    return str(packaged if packaged.is_dir() else here.parents[1] / "conf")
+    package = Path(__file__).resolve().parents[1]
+    packaged = package / "conf"
+    return str(packaged if packaged.is_dir() else package.parents[1] / "conf")
 
 
 def instantiate_all(group: DictConfig | None) -> list[Any]:

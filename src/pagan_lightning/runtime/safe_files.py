@@ -15,8 +15,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from pagan_lightning.compat import NUMPY_RECONSTRUCT
-from pagan_lightning.errors import UserError
+from pagan_lightning.runtime.compat import NUMPY_RECONSTRUCT
+from pagan_lightning.runtime.errors import UserError
 
 
 class UnsafeFileError(UserError):

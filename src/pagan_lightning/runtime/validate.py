@@ -20,8 +20,8 @@ import torch
 from hydra.utils import get_object
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
-from pagan_lightning import trust
-from pagan_lightning.errors import ConfigError
+from pagan_lightning.runtime import trust
+from pagan_lightning.runtime.errors import ConfigError
 
 NAMED = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
 INSTANTIATE_KEYS = {"_target_", "_partial_", "_recursive_", "_convert_", "_args_"}

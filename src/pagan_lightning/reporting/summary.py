@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from scipy.stats import ttest_ind_from_stats
 
 from pagan_lightning.nets.pair import PAIR_MODES
-from pagan_lightning.paper import PAPER
+from pagan_lightning.reporting.paper import PAPER
 
 EVALUATED = {  # metric of pagan-evaluate's metrics.json -> its name in the summary
     "fid": "FID",

@@ -17,7 +17,7 @@ from typing import Any
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from pagan_lightning.errors import ConfigError
+from pagan_lightning.runtime.errors import ConfigError
 
 LOCK = ".lock"
 # what a pagan-train run leaves in its folder

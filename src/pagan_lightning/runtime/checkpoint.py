@@ -7,12 +7,13 @@
   a pickle that would run code is refused) and turns missing, corrupt and foreign files into
   one :class:`CheckpointError` that says what is wrong; :func:`load_module` /
   :func:`module_from_checkpoint` rebuild the trained module from it, refusing every class not
-  defined in a trusted package (:mod:`pagan_lightning.trust`).
+  defined in a trusted package (:mod:`pagan_lightning.runtime.trust`).
 - :func:`rng_state` / :func:`set_rng_state` capture the random generators (torch CPU and CUDA,
   NumPy, Python) as tensors and plain values, so that they pass ``weights_only`` loading.
 """
 
 import errno
+import inspect
 import os
 import random
 from collections.abc import Iterable
@@ -24,13 +25,17 @@ import pytorch_lightning as pl
 import torch
 from pytorch_lightning.plugins.io import TorchCheckpointIO
 
-from pagan_lightning.errors import DiskFullError, UserError
-from pagan_lightning.safe_files import safe_load
-from pagan_lightning.trust import UntrustedError, check_tree, packages, recorded_for, resolve
+from pagan_lightning.runtime.errors import DiskFullError, UserError
+from pagan_lightning.runtime.safe_files import safe_load
+from pagan_lightning.runtime.trust import (
+    UntrustedError,
+    check_tree,
+    packages,
+    recorded_for,
+    resolve,
+)
 
 MARKER = "pagan_lightning"  # checkpoint entry written by this project's modules
-# hyper-parameters a module no longer takes, left out when an older checkpoint is rebuilt
-RETIRED = {"pagan_lightning.vae.VAE": ("augmenter",)}  # issue #13: metrics take the augmenter
 
 
 class CheckpointError(UserError):
@@ -113,7 +118,7 @@ def module_from_checkpoint(
 
     The module class and every ``_target_`` of its hyper-parameters are resolved and must be
     classes defined in this project, ``torch.optim``, ``torch.nn`` or one of the ``trusted``
-    packages (:func:`pagan_lightning.trust.resolve`; the module a subclass of this project's
+    packages (:func:`pagan_lightning.runtime.trust.resolve`; the module a subclass of this project's
     modules), before anything is built. ``parts`` replace hyper-parameters by built objects, as
     ``LightningModule.load_from_checkpoint`` does (a part built in Python whose arguments the
     checkpoint could not record must be given here).
@@ -125,8 +130,14 @@ def module_from_checkpoint(
         check_tree(hparams, trusted)
     except UntrustedError as err:
         raise CheckpointError(f"the checkpoint names an untrusted object: {err}") from None
-    kept = {k: v for k, v in hparams.items() if k not in RETIRED.get(module_name(module), ())}
-    model: pl.LightningModule = module(**kept, **parts)
+    try:
+        inspect.signature(module).bind(**hparams, **parts)
+    except TypeError as err:
+        raise CheckpointError(
+            f"the checkpoint's hyper-parameters do not fit {module_name(module)} ({err}): "
+            "it was written by another version of the class"
+        ) from None
+    model: pl.LightningModule = module(**hparams, **parts)
     model.on_load_checkpoint(checkpoint)  # checks the weights fit (check_weights)
     model.load_state_dict(checkpoint["state_dict"])
     return model.to(map_location)

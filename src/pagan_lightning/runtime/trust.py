@@ -3,9 +3,10 @@
 A checkpoint names the LightningModule to rebuild and, in its hyper-parameters, the
 ``_target_`` of every part. Each name is resolved to the object it denotes and admitted only
 if that object is a class whose own ``__module__`` lies in a trusted package (a module of this
-project re-exports whatever it imports, so a name such as ``pagan_lightning.checkpoint.os.system``
-starts with a trusted prefix but denotes a function of ``os``). Nothing is imported outside the
-trusted packages and nothing is called before the whole tree passes.
+project re-exports whatever it imports, so a name such as
+``pagan_lightning.runtime.checkpoint.os.system`` starts with a trusted prefix but denotes a
+function of ``os``). Nothing is imported outside the trusted packages and nothing is called
+before the whole tree passes.
 """
 
 import importlib
@@ -16,7 +17,7 @@ from typing import Any
 
 from omegaconf import OmegaConf
 
-from pagan_lightning.errors import UserError
+from pagan_lightning.runtime.errors import UserError
 
 DEFAULT_TRUSTED = ("pagan_lightning", "torch.optim", "torch.nn")
 _MISSING = object()

@@ -14,8 +14,8 @@ from pytorch_lightning.loggers import TensorBoardLogger
 from torchvision.utils import save_image
 
 from pagan_lightning.data import first_images
-from pagan_lightning.figures import reconstruction_grid, sample_grid
 from pagan_lightning.metrics import DistributedMetrics
+from pagan_lightning.reporting.figures import reconstruction_grid, sample_grid
 
 
 class LossProgressBar(TQDMProgressBar):
