@@ -9,14 +9,14 @@ STAMP_DIR := outputs/table3_quick/multiruns/$(STAMP)
 EVAL_ARGS ?=
 REPRO := outputs/reproduce
 
-.PHONY: install data train test lint bench gpu-check table3-quick collect clean classifier \
+.PHONY: install data train test lint docs bench gpu-check table3-quick collect clean classifier \
 	reproduce-quick \
 	reproduce-table1 reproduce-table2 reproduce-table3 reproduce-table4
 
 $(BIN)/pagan-train: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --upgrade pip
-	$(BIN)/pip install -e '.[dev,sweep,slurm]'
+	$(BIN)/pip install -e '.[dev,sweep,slurm,docs]'
 	touch $@
 
 install: $(BIN)/pagan-train
@@ -39,7 +39,7 @@ train: install data
 test: install data
 	$(BIN)/python -m pytest $(ARGS)
 
-# Throughput of the Trainer against a plain PyTorch loop (README "Performance"), e.g.
+# Throughput of the Trainer against a plain PyTorch loop (docs/performance.md), e.g.
 # make bench ARGS="trainer=gpu trainer.precision=bf16-mixed model.channels_last=true"
 bench: install
 	$(BIN)/python -m pagan_lightning.cli.bench experiment=quickstart $(ARGS)
@@ -106,5 +106,9 @@ collect: install
 lint: install
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
 
+# The docs site (mkdocs.yml, docs/) into site/, offline; strict: a broken link or reference fails.
+docs: install
+	$(BIN)/mkdocs build --strict --site-dir site
+
 clean:
-	rm -rf outputs .pytest_cache .ruff_cache
+	rm -rf outputs site .pytest_cache .ruff_cache

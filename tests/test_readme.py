@@ -1,6 +1,7 @@
-"""Every CPU command in the README's code blocks runs (issue #12), on synthetic data with tiny
-networks and step counts; the others are listed here with the reason they are not run, so that
-a new README command fails this test until it is run or classified."""
+"""Every CPU command in the shell code blocks of the README and of the docs pages (docs/**/*.md)
+runs, once however many pages show it, on synthetic data with tiny networks and step counts;
+the others are listed here with the reason they are not run, so that a new command in a page
+fails this test until it is run or classified."""
 
 import re
 import shlex
@@ -14,12 +15,16 @@ from pagan_lightning.metrics import Classifier, save_classifier
 from tests.helpers.configs import TINY, console_script, run_cli, synthetic_training
 from tests.helpers.files import write_mnist_like
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+ROOT = Path(__file__).resolve().parents[1]
+PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
+FIRST_RUN = "pagan-train experiment=quickstart"  # the run that is resumed and evaluated
 
 # not run here, and why (matched against the start of the command)
 NOT_RUN = {
     "make train": "the Makefile's wrapper of `pagan-train experiment=quickstart` (run below)",
     "make test": "the suite itself",
+    "make lint": "ruff; .ci/run runs it",
+    "make docs": "mkdocs build --strict; .ci/run runs it",
     "make classifier": "pagan-train-classifier on the real data (tests/test_metrics.py)",
     "make table3-quick": "a wrapper of the variant sweep and pagan-collect (run below)",
     "make reproduce-quick": "hours of CPU; tests/test_reproduce.py runs pagan-reproduce on a "
@@ -50,11 +55,16 @@ NOT_RUN = {
 
 
 def readme_commands() -> list[str]:
-    """The command lines of the README's shell code blocks (fences read line by line; blocks
-    in another language such as python or yaml skipped; continuations joined, comments and
+    """The command lines of the shell code blocks of every page, each once, in page order."""
+    return list(dict.fromkeys(c for page in PAGES for c in page_commands(page.read_text())))
+
+
+def page_commands(text: str) -> list[str]:
+    """The command lines of a page's shell code blocks (fences read line by line; blocks in
+    another language such as python, yaml or text skipped; continuations joined, comments and
     leading ``VAR=value`` settings cut)."""
     commands, shell, block = [], False, None
-    for line in README.read_text().splitlines():
+    for line in text.splitlines():
         if line.startswith("```"):
             if block is None:
                 block, shell = [], line[3:].strip() in ("", "bash", "sh")
@@ -82,7 +92,8 @@ def not_run(command: str) -> bool:
 
 def test_every_readme_command_is_run_or_classified() -> None:
     commands = readme_commands()
-    assert "pagan-train experiment=quickstart" in commands  # the parser finds the README's
+    assert FIRST_RUN in commands  # the parser finds the pages' commands
+    assert "make train" in commands  # and the README's
     unknown = [c for c in commands if not not_run(c) and not c.startswith("pagan-")]
     assert unknown == []
 
@@ -155,11 +166,12 @@ def tiny(command: str, world: dict[str, Path], out: Path) -> list[str]:
     return [*args, *TINY, *data, steps, every, "trainer.limit_val_batches=0", *where]
 
 
-def stage(command: str) -> int:
-    """Training runs first, then the resume, then what reads their outputs."""
+def stage(command: str) -> tuple[int, bool]:
+    """Training runs first (the quickstart's first of all), then the resume, then what reads
+    their outputs."""
     if command.startswith(("pagan-evaluate", "pagan-collect")):
-        return 2
-    return 1 if "ckpt_path=last" in command else 0
+        return 2, True
+    return (1 if "ckpt_path=last" in command else 0), command != FIRST_RUN
 
 
 def test_every_readme_cpu_command_runs(world: dict[str, Path]) -> None:
