@@ -11,8 +11,10 @@ from tests.helpers.configs import compose_train
 EXPERIMENTS = sorted(p.stem for p in (Path(config_dir()) / "experiment").glob("*.yaml"))
 
 
-def test_experiments_are_found() -> None:
+def test_experiments_are_found_and_write_under_their_own_name(tmp_path: Path) -> None:
     assert {"quickstart", "mnist", "cifar10", "celeba"} <= set(EXPERIMENTS)
+    for experiment in EXPERIMENTS:  # outputs/<task_name>/...: no two share a folder
+        assert compose_train([f"experiment={experiment}"], tmp_path).task_name == experiment
 
 
 @pytest.mark.parametrize("experiment", EXPERIMENTS)

@@ -3,6 +3,7 @@
 import csv
 import hashlib
 import json
+import math
 import shutil
 import subprocess
 from pathlib import Path
@@ -78,7 +79,12 @@ def test_evaluate_writes_every_output(tiny_run: dict[str, Path]) -> None:
     assert results["feature_weights_sha256"] == digest
     assert results["classifier_test_accuracy"] == 0.25
     for key in ("is", "fid", "kid", "rid", "rmse_pixel", "l2_image", "aug_rid", "aug_l2_image"):
-        assert isinstance(results[key], float), key
+        assert math.isfinite(results[key]) and results[key] > 0, key
+    # mean image distance <= root mean square distance (Jensen), sqrt(D) = 32 for 1x32x32
+    assert results["l2_image"] <= 32 * results["rmse_pixel"] * (1 + 1e-6)
+    assert results["aug_l2_image"] <= 32 * results["aug_rmse_pixel"] * (1 + 1e-6)
+    # four training steps reconstruct worse than a shifted copy of x (the AUG row)
+    assert results["rid"] > results["aug_rid"] and results["l2_image"] > results["aug_l2_image"]
     table = (out_dir / "results.md").read_text()
     assert "| ours: pagan |" in table and "| ours: AUG |" in table
     assert "Not comparable to the paper's numbers" in table

@@ -300,3 +300,4 @@ def test_example_augmenters_keep_the_contract(my_pagan) -> None:
     x = torch.rand(8, 3, 16, 16) * 2 - 1
     for augmenter in (my_pagan.Cutout(), my_pagan.AdditiveNoise()):
         check_augmenter(augmenter, x)
+        assert not torch.equal(augmenter(x), x), type(augmenter).__name__

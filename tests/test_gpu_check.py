@@ -3,11 +3,13 @@ tiny settings and synthetic Fashion-MNIST archives in Debian's layout, as it wil
 ``python -m`` entry points only, data from a folder of ``.gz`` files, one output folder."""
 
 import json
+import math
 import os
 import subprocess
 import sys
 from pathlib import Path
 
+from pagan_lightning.runtime.checkpoint import load_checkpoint
 from tests.helpers.configs import TINY
 from tests.helpers.files import write_mnist_like
 
@@ -45,6 +47,10 @@ def test_gpu_check_script_writes_every_result(tmp_path: Path) -> None:
     assert (out / "train" / "checkpoints" / "last.ckpt").is_file()
     assert (out / "classifier" / "FashionMNIST.pt").is_file()
     metrics = json.loads((out / "train" / "eval" / "metrics.json").read_text())
-    assert metrics["features"] == "classifier" and metrics["fid"] >= 0
+    assert metrics["features"] == "classifier" and math.isfinite(metrics["fid"])
+    # it scored the checkpoint the run wrote, at the step the run reached
+    last = out / "train" / "checkpoints" / "last.ckpt"
+    assert Path(metrics["checkpoint"]).resolve() == last.resolve()
+    assert metrics["global_step"] == load_checkpoint(last)["global_step"] > 0
     assert (out / "train" / "eval" / "samples.png").is_file()
     assert "== done" in (out / "gpu_check.log").read_text()

@@ -102,6 +102,9 @@ def test_bad_config_is_rejected_naming_the_key(overrides, message, tmp_path: Pat
 )
 def test_shipped_configs_pass(overrides, tmp_path: Path) -> None:
     check_config(compose_train(overrides, tmp_path))
+    # and the same config with one value out of range does not
+    with pytest.raises(ConfigError, match=r"data\.batch_size=0"):
+        check_config(compose_train([*overrides, "data.batch_size=0"], tmp_path))
 
 
 @pytest.mark.parametrize(

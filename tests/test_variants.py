@@ -12,6 +12,7 @@ from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 from torch.utils.data import DataLoader, TensorDataset
 
+from pagan_lightning import algorithm
 from pagan_lightning.augment import Identity, ReflectPadCrop
 from pagan_lightning.cli.collect import collect, summarize
 from pagan_lightning.module import PAGAN
@@ -80,7 +81,16 @@ def test_f_gan_divergence_from_config(f: str, tmp_path: Path) -> None:
     model = instantiate_model(
         compose_train([*TINY, "variant=f_gan", f"model.objective.divergence={f}"], tmp_path)
     )
-    assert isinstance(model.objective, FGAN) and model.objective.divergence == f
+    # every game of the model scores its critic's outputs with this divergence's V (eq. 28)
+    real, fake = torch.randn(8), torch.randn(8)
+    chosen = FGAN(f)
+    for name, game in model.games().items():
+        used = algorithm.objective_of(model, game)
+        for got, want in [
+            (used.discriminator_loss(real, fake), chosen.discriminator_loss(real, fake)),
+            (used.generator_loss(fake), chosen.generator_loss(fake)),
+        ]:
+            torch.testing.assert_close(got, want, msg=name)
 
 
 def test_sweep_of_two_variants_gives_a_two_row_table(fashion_dir: Path, tmp_path: Path) -> None:

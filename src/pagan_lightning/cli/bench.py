@@ -43,8 +43,9 @@ from omegaconf import DictConfig
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from pagan_lightning import algorithm, hardware
+from pagan_lightning import algorithm
 from pagan_lightning.module import PAGAN
+from pagan_lightning.runtime import hardware
 from pagan_lightning.runtime.configs import config_dir, instantiate_model
 from pagan_lightning.runtime.errors import UserError
 from pagan_lightning.runtime.validate import check_config

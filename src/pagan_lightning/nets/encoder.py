@@ -18,9 +18,7 @@ class Encoder(Rebuildable, nn.Module):
 
     ``init="kaiming"`` (default, no spectral norm) starts mu(x) at unit scale;
     ``init="normal"`` keeps the discriminator's N(0, 0.02) weights. ``init_sigma`` sets the
-    initial posterior scale through the bias of the scale outputs (``None``: softplus(0)).
-    With mu(x) spread ~0.3 and sigma 0.69 at the start, the codes z_hat carried little of x and
-    our quickstart runs collapsed to a constant mu(x) (blank reconstructions)."""
+    initial posterior scale through the bias of the scale outputs (``None``: softplus(0))."""
 
     def __init__(
         self,

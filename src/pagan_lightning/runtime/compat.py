@@ -1,4 +1,4 @@
-"""Every use of a framework's private API, in this one module (issue #13).
+"""Every use of a framework's private API, in this one module.
 
 Each entry below does something no public API of the installed versions offers; each names
 why, and ``tests/test_compat.py`` exercises each one against the installed framework, so that
