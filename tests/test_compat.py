@@ -23,6 +23,7 @@ from pagan_lightning.runtime import compat
 from pagan_lightning.runtime.configs import config_dir
 from pagan_lightning.runtime.safe_files import safe_load
 from tests.helpers.configs import quiet_trainer
+from tests.helpers.faults import tensorboard_scalars
 
 
 class TwoOptimizers(pl.LightningModule):
@@ -88,6 +89,19 @@ def test_resumable_csv_logger_keeps_the_earlier_rows(tmp_path: Path) -> None:
         logger.save()
     lines = (tmp_path / "csv" / "metrics.csv").read_text().splitlines()
     assert lines[0].split(",") == ["loss", "step"] and len(lines) == 7
+
+
+def test_resumable_tensorboard_logger_shows_each_step_once(tmp_path: Path) -> None:
+    """An attempt logs steps 0-5 and stops; the resume from step 3 logs 3-6 in the same
+    folder: TensorBoard shows 0-2 of the first attempt and 3-6 of the resume, once each."""
+    for first, stop, value in ((0, 6, 1.0), (3, 7, 2.0)):
+        logger = compat.ResumableTensorBoardLogger(tmp_path, name="tb", version="")
+        logger.log_hyperparams({"lr": 0.1})  # logs hp_metric at step 0
+        for step in range(first, stop):
+            logger.log_metrics({"loss": value + step}, step)
+        logger.finalize("success")
+    shown = tensorboard_scalars(tmp_path / "tb", "loss")
+    assert shown == {s: [(1.0 if s < 3 else 2.0) + s] for s in range(7)}
 
 
 def test_ddp_relaunch_runs_this_job_into_its_folder(tmp_path: Path, monkeypatch) -> None:

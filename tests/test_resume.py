@@ -18,7 +18,7 @@ import torch
 
 from pagan_lightning.runtime.checkpoint import load_checkpoint
 from tests.helpers.configs import console_script, importing_tests, run_cli, synthetic_training
-from tests.helpers.faults import kill_when, last_step, logged_losses
+from tests.helpers.faults import kill_when, last_step, logged_losses, tensorboard_scalars
 from tests.helpers.files import write_mnist_like
 
 STEPS = 20
@@ -73,6 +73,11 @@ def assert_same_run(resumed: Path, reference: Path) -> None:
     expected, got = logged(reference), logged(resumed)
     assert sorted(expected) == list(range(STEPS))
     assert got == expected  # exact string equality of the logged floats, every step
+    # TensorBoard shows each step once too, with the values of the run never stopped
+    shown = tensorboard_scalars(resumed / "tensorboard", "train/g")
+    assert sorted(shown) == list(range(STEPS))
+    for step, values in shown.items():
+        assert values == pytest.approx([float(expected[step]["train/g"])], rel=1e-6), step
     weights = [
         load_checkpoint(r / "checkpoints" / "last.ckpt")["state_dict"] for r in (resumed, reference)
     ]

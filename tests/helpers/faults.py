@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 import torch
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from pagan_lightning.module import PAGAN
 from pagan_lightning.runtime.checkpoint import AtomicCheckpointIO, load_checkpoint
@@ -138,3 +139,15 @@ def logged_losses(run_dir: Path, keys: list[str] | None = None) -> dict[int, dic
                 names = keys or [k for k in row if k.startswith("train/")]
                 rows[int(row["step"])] = {k: row[k] for k in names}
     return rows
+
+
+def tensorboard_scalars(folder: Path, key: str) -> dict[int, list[float]]:
+    """The values of ``key`` by step in the event files of ``folder`` as TensorBoard shows
+    them (its event reader, earlier attempts' purged events left out); a step logged twice
+    has two."""
+    events = EventAccumulator(str(folder), size_guidance={"scalars": 0})
+    events.Reload()
+    found: dict[int, list[float]] = {}
+    for event in events.Scalars(key):
+        found.setdefault(event.step, []).append(event.value)
+    return found

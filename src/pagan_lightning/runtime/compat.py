@@ -8,6 +8,7 @@ an upgrade that changes them fails there, by name, instead of somewhere in a tra
 - :func:`batches_done_in_epoch`: Lightning's ``fit_loop.epoch_loop.batch_progress``.
 - :class:`ResumableCSVLogger`: Lightning's ``_ExperimentWriter._check_log_dir_exists`` and
   ``CSVLogger._experiment`` / ``_fs``.
+- :class:`ResumableTensorBoardLogger`: torch's ``SummaryWriter._get_file_writer``.
 - :class:`LastStepCheckpoint`: Lightning's ``ModelCheckpoint._last_global_step_saved``,
   ``_save_last_checkpoint`` and ``_monitor_candidates``.
 - :func:`ddp_relaunches_this_job`: how Lightning's DDP launcher re-runs ``sys.argv`` under
@@ -31,10 +32,12 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import read_write
 from pytorch_lightning.callbacks import ModelCheckpoint
-from pytorch_lightning.loggers import CSVLogger
+from pytorch_lightning.loggers import CSVLogger, TensorBoardLogger
 from pytorch_lightning.loggers.csv_logs import ExperimentWriter
 from pytorch_lightning.loggers.logger import rank_zero_experiment
 from pytorch_lightning.utilities.exceptions import SIGTERMException
+from pytorch_lightning.utilities.rank_zero import rank_zero_only
+from tensorboard.compat.proto.event_pb2 import Event, SessionLog
 from torch.nn.utils.parametrizations import _SpectralNorm
 
 # torch.nn.utils.parametrizations.spectral_norm registers this class; subclassing it is the
@@ -114,6 +117,26 @@ class ResumableCSVLogger(CSVLogger):
             self._fs.makedirs(self.root_dir, exist_ok=True)
             self._experiment = _AppendingExperimentWriter(log_dir=self.log_dir)
         return self._experiment
+
+
+class ResumableTensorBoardLogger(TensorBoardLogger):
+    """``TensorBoardLogger`` of a run resumed in its own folder: the events that the attempt
+    that was stopped wrote from the resumed step on are hidden, so that TensorBoard shows each
+    step once, with the resumed run's values.
+
+    At the first positive step it logs (a resume's checkpoint step), it writes the
+    session-start event that ``SummaryWriter(purge_step=...)`` writes: TensorBoard's readers
+    drop the earlier events of that step and later."""
+
+    _purged = False
+
+    @rank_zero_only
+    def log_metrics(self, metrics: dict[str, Any], step: int | None = None) -> None:
+        if not self._purged and step:  # (the hp_metric placeholder is logged at step 0)
+            start = Event(step=step, session_log=SessionLog(status=SessionLog.START))
+            self.experiment._get_file_writer().add_event(start)
+            self._purged = True
+        super().log_metrics(metrics, step)
 
 
 # set by Lightning's DDP launcher in the launching process
