@@ -1,5 +1,6 @@
 """Shared fixtures; the helpers the test modules import are in :mod:`tests.helpers`."""
 
+import os
 from pathlib import Path
 
 import pytest
@@ -7,6 +8,12 @@ import torch
 
 from tests.helpers.configs import TINY, compose_train
 from tests.helpers.files import write_mnist_like
+
+if workers := int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", 0)):
+    # pytest -n N: the workers share the cores, and so do the commands each one runs
+    threads = str(max(1, (os.cpu_count() or 1) // workers))
+    os.environ["OMP_NUM_THREADS"] = os.environ["MKL_NUM_THREADS"] = threads
+    torch.set_num_threads(int(threads))
 
 
 @pytest.fixture
