@@ -75,6 +75,7 @@ BAD_CONFIGS = [
     (["model.compile=yes"], "model.compile='yes' is not allowed; expected bool | dict"),
     (["model.update_order=sideways"], "expected 'simultaneous' | 'alternating'"),
     (["data.batch_size=1"], "data.batch_size=1: BatchNorm needs at least 2 images a batch"),
+    (["data.channels=4"], "data.channels=4: images are read as grayscale (1) or RGB (3)"),
     (["trainer.devices=2"], "trainer.devices=2 needs a strategy that runs them: add trainer=ddp"),
     (["resume_changes=abc"], "resume_changes='abc' must be a list of keys"),
 ]

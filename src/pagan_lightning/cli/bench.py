@@ -39,6 +39,7 @@ import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
 from hydra import compose, initialize_config_dir
+from hydra.errors import HydraException
 from omegaconf import DictConfig
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
@@ -47,8 +48,10 @@ from pagan_lightning import algorithm
 from pagan_lightning.module import PAGAN
 from pagan_lightning.runtime import hardware
 from pagan_lightning.runtime.configs import config_dir, instantiate_model
-from pagan_lightning.runtime.errors import UserError
+from pagan_lightning.runtime.errors import ConfigError, UserError, bugs_reported, message
 from pagan_lightning.runtime.validate import check_config
+
+log = logging.getLogger("pagan_lightning.bench")
 
 PRECISIONS = ("32-true", "32", "bf16-mixed")
 
@@ -347,6 +350,15 @@ def against(
     return fastest["this"], fastest["base"]
 
 
+def train_config(overrides: list[str]) -> DictConfig:
+    """``conf/train.yaml`` with ``overrides``; Hydra's composition errors as one ConfigError."""
+    try:
+        return compose("train", overrides=overrides)
+    except HydraException as err:
+        lines = [line.strip() for line in str(err).split("Config search path")[0].splitlines()]
+        raise ConfigError(" ".join(line for line in lines if line)) from None
+
+
 def parse(argv: Sequence[str]) -> tuple[argparse.Namespace, list[str]]:
     parser = argparse.ArgumentParser(
         prog="python -m pagan_lightning.cli.bench",
@@ -375,19 +387,36 @@ def parse(argv: Sequence[str]) -> tuple[argparse.Namespace, list[str]]:
     unknown = [o for o in overrides if o.startswith("-")]
     if unknown:
         parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+    for name in ("steps", "rounds", "sweep_rounds", "eval_images"):
+        if getattr(args, name) < 1:
+            parser.error(f"--{name.replace('_', '-')}={getattr(args, name)} must be positive")
+    if args.warmup < 0:
+        parser.error(f"--warmup={args.warmup} must be 0 or more")
     return args, overrides
 
 
 def main(argv: Sequence[str] | None = None) -> float:
     """Run the benchmark; return the trainer/plain throughput ratio at the configured batch."""
     args, overrides = parse(sys.argv[1:] if argv is None else argv)
+    try:
+        with bugs_reported(log):
+            return bench(args, overrides)
+    except UserError as err:
+        sys.exit(f"error: {message(err)}")
+
+
+def bench(args: argparse.Namespace, overrides: list[str]) -> float:
+    """The benchmark of the ``pagan-train`` config that ``overrides`` compose."""
     logging.getLogger("pytorch_lightning").setLevel(logging.WARNING)  # one Trainer per run
     warnings.filterwarnings("ignore", ".*no `val_dataloader`.*")
     with initialize_config_dir(config_dir=config_dir(), version_base="1.3"):
         # outside a Hydra run there is no ${hydra:runtime.output_dir}; the bench writes nothing
         overrides = [f"paths.output_dir={Path(tempfile.gettempdir()) / 'pagan-bench'}", *overrides]
-        cfg = compose("train", overrides=overrides)
-    check_config(cfg)  # the training's own checks: unknown keys and bad values, one line
+        cfg = train_config(overrides)
+        against_cfg = None if args.against is None else train_config([*overrides, *args.against])
+    for config in (cfg, against_cfg):  # the training's own checks, one line, before any work
+        if config is not None:
+            check_config(config)
     device = device_of(cfg)
     batch = int(cfg.data.batch_size)
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"
@@ -407,10 +436,8 @@ def main(argv: Sequence[str] | None = None) -> float:
     print(f"\ntraining at batch {batch}, fastest of {args.rounds} rounds:")
     for label, timing in best.items():
         print_timing(label, timing, flops, peak)
-    if args.against is not None:
-        with initialize_config_dir(config_dir=config_dir(), version_base="1.3"):
-            base_cfg = compose("train", overrides=[*overrides, *args.against])
-        check_config(base_cfg)
+    if against_cfg is not None:
+        base_cfg = against_cfg
         base_flops = step_flops(base_cfg, device, batch)
         this, base = against(cfg, base_cfg, device, batch, args.warmup, args.steps, args.rounds)
         print(f"\nagainst {' '.join(args.against)} ({base_flops / 1e9:.2f} GFLOP a step),")
@@ -445,7 +472,4 @@ def main(argv: Sequence[str] | None = None) -> float:
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except UserError as err:
-        sys.exit(f"error: {err}")
+    main()

@@ -165,6 +165,22 @@ def check_finite_weights(model: pl.LightningModule, path: str) -> None:
         )
 
 
+def figure_images(cfg: DictConfig) -> int:
+    """The test images the figures show: the reconstructions', two per interpolation."""
+    return max(cfg.figures.n_reconstructions, 2 * cfg.figures.n_interpolations)
+
+
+def check_figure_images(cfg: DictConfig, available: int) -> None:
+    """Refuse figures that need more test images than the test set holds, before any work."""
+    if figure_images(cfg) > available:
+        f = cfg.figures
+        raise ConfigError(
+            f"figures.n_reconstructions={f.n_reconstructions}, figures.n_interpolations="
+            f"{f.n_interpolations}: the figures need {figure_images(cfg)} test images (two per "
+            f"interpolation), the test set has {available}"
+        )
+
+
 def evaluate(cfg: DictConfig) -> dict[str, Any]:
     """Evaluate ``cfg.ckpt_path`` and write every output; returns the metrics."""
     check_evaluate(cfg)  # bad settings fail before anything is loaded
@@ -188,6 +204,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     datamodule = instantiate(data_config(cfg, run))
     datamodule.prepare_data()
     datamodule.setup("test")
+    check_figure_images(cfg, len(datamodule.test_set))
 
     results: dict[str, Any] = compute_metrics(model, datamodule, metrics, augmenter)
     bad = sorted(k for k, v in results.items() if isinstance(v, float) and not math.isfinite(v))
@@ -206,8 +223,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     (out / "metrics.json").write_text(json.dumps(results, indent=2, allow_nan=False) + "\n")
     (out / "results.md").write_text(results_table(results, datamodule.name, row))
 
-    n = max(cfg.figures.n_reconstructions, 2 * cfg.figures.n_interpolations)
-    test_images = first_images(datamodule.test_set, n)
+    test_images = first_images(datamodule.test_set, figure_images(cfg))
     write_figures(model, test_images, out, cfg)
     if "rid" in results:
         points = {f"ours: {row}": (results["l2_image"], results["rid"])}

@@ -26,6 +26,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from pagan_lightning.runtime.checkpoint import load_checkpoint
 from pagan_lightning.runtime.configs import config_dir
+from pagan_lightning.runtime.errors import UserError, bugs_reported, message
 
 log = logging.getLogger("pagan_lightning.reproduce")
 
@@ -42,6 +43,13 @@ def load_plan(name: str) -> DictConfig:
     missing = [k for k in ("steps", "seeds", "models") if k not in plan]
     if missing:
         raise SystemExit(f"error: plan {path} lacks {', '.join(missing)}")
+    seeds, models = plan.seeds, plan.models
+    if not isinstance(plan.steps, int) or isinstance(plan.steps, bool) or plan.steps < 1:
+        raise SystemExit(f"error: plan {path}: steps={plan.steps!r} must be a positive integer")
+    if not OmegaConf.is_list(seeds) or not all(type(seed) is int for seed in seeds):
+        raise SystemExit(f"error: plan {path}: seeds={seeds!r} must be a list of integers")
+    if not OmegaConf.is_dict(models) or not all(OmegaConf.is_list(o) for o in models.values()):
+        raise SystemExit(f"error: plan {path}: models must map each name to a list of overrides")
     return plan
 
 
@@ -100,6 +108,15 @@ def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="[%(asctime)s] %(message)s")
     plan = load_plan(args.plan)
     root = args.root or Path("outputs") / "reproduce" / Path(args.plan).stem
+    try:
+        with bugs_reported(log):
+            reproduce(plan, root)
+    except UserError as err:
+        sys.exit(f"error: {message(err)}")
+
+
+def reproduce(plan: DictConfig, root: Path) -> None:
+    """Every job of ``plan`` under ``root``, trained and evaluated, then one table."""
     for seed in plan.seeds:  # a seed of every model first: each model evaluated early on
         for model, overrides in plan.models.items():
             job = root / str(model) / f"seed{seed}"

@@ -57,6 +57,24 @@ def claim(output_dir: Path, ckpt_path: str | None) -> None:
     _held[output_dir] = fd
 
 
+def check_writable(output_dir: Path) -> None:
+    """Refuse ``output_dir`` if it cannot be created or written: a file in its path, or a
+    folder this user may not write into (checked on the nearest one that exists)."""
+    existing = output_dir
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise ConfigError(
+            f"hydra.run.dir={output_dir}: {existing} is a file, not a folder; give a "
+            f"hydra.run.dir whose parents are folders"
+        )
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ConfigError(
+            f"hydra.run.dir={output_dir}: {existing} is not writable by this user; give a "
+            f"hydra.run.dir in a folder you can write"
+        )
+
+
 def check_folder(output_dir: Path, ckpt_path: str | None) -> None:
     """Refuse ``output_dir`` if it holds a run that ``ckpt_path`` does not resume."""
     used = [name for name in RUN_FILES if _nonempty(output_dir / name)]
@@ -81,6 +99,7 @@ class GuardRunFolder(Callback):
                 config.hydra.output_subdir = None
                 return
             try:
+                check_writable(output_dir)
                 check_folder(output_dir, config.get("ckpt_path"))
             except ConfigError as err:
                 sys.exit(f"error: {err}")

@@ -235,7 +235,7 @@ def check_evaluate(cfg: DictConfig) -> None:
 
 def check_run(cfg: DictConfig) -> None:
     """The settings that no signature states: the seed, a batch that BatchNorm can normalise,
-    several devices only with a strategy that runs them, the resume's allowed changes."""
+    the channels that images are read with, several devices only with a strategy that runs them, the resume's allowed changes."""
     seed = cfg.get("seed")
     if seed is not None and (
         isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**32
@@ -244,6 +244,11 @@ def check_run(cfg: DictConfig) -> None:
     batch = OmegaConf.select(cfg, "data.batch_size")
     if isinstance(batch, int) and batch == 1:
         raise ConfigError("data.batch_size=1: BatchNorm needs at least 2 images a batch")
+    channels = OmegaConf.select(cfg, "data.channels")
+    if isinstance(channels, int) and channels not in (1, 3):
+        raise ConfigError(
+            f"data.channels={channels}: images are read as grayscale (1) or RGB (3) channels"
+        )
     devices = OmegaConf.select(cfg, "trainer.devices")
     several = (isinstance(devices, int) and devices > 1) or (
         isinstance(devices, ListConfig) and len(devices) > 1

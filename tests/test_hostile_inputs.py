@@ -1,0 +1,183 @@
+"""Hostile inputs at every entry point, one row each: the command, its exit status, the
+fragment its one-line error must hold, and the files it must leave as they were. A new case
+is a new row."""
+
+import hashlib
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from pagan_lightning.runtime.checkpoint import AtomicCheckpointIO
+from pagan_lightning.runtime.configs import instantiate_model
+from tests.helpers.configs import (
+    TINY,
+    compose_train,
+    console_script,
+    quiet_trainer,
+    synthetic_training,
+)
+from tests.helpers.files import write_mnist_like
+
+FIXTURE = Path(__file__).parent / "fixtures" / "pagan-0.1.0-before-layout.ckpt"
+
+
+@dataclass(frozen=True)
+class World:
+    """What the rows point at: synthetic data, checkpoints, files to keep, an output root."""
+
+    data: Path
+    pagan: Path
+    vae: Path
+    file: Path
+    corrupt_job: Path
+    out: Path
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> World:
+    root = tmp_path_factory.mktemp("hostile")
+    write_mnist_like(root / "data" / "FashionMNIST" / "raw")
+    pagan = Path(shutil.copy(FIXTURE, root / "pagan.ckpt"))
+    model = instantiate_model(
+        compose_train(["model=vae", "model.encoder.ch=16", "model.generator.ch=16"], root)
+    )
+    trainer = quiet_trainer(root, max_steps=1, plugins=[AtomicCheckpointIO()])
+    trainer.strategy.connect(model)
+    trainer.save_checkpoint(root / "vae.ckpt")
+    (root / "a_file").write_text("not a folder\n")
+    corrupt_job = root / "plan" / "a" / "seed1"
+    (corrupt_job / "checkpoints").mkdir(parents=True)
+    (corrupt_job / "checkpoints" / "last.ckpt").write_text("not a checkpoint\n")
+    (root / "plan.yaml").write_text("steps: 2\nseeds: [1]\nmodels: {a: []}\n")
+    (root / "plan0.yaml").write_text("steps: 0\nseeds: [1]\nmodels: {a: []}\n")
+    return World(root / "data", pagan, root / "vae.ckpt", root / "a_file", corrupt_job, root)
+
+
+def module(name: str) -> list[str]:
+    return [sys.executable, "-m", f"pagan_lightning.cli.{name}"]
+
+
+def evaluate(w: World, *extra: str) -> list[str]:
+    """``pagan-evaluate`` of the tiny PAGAN on the synthetic data, into ``<out>/eval``."""
+    data = f"data.data_dir={w.data}"
+    return [
+        console_script("pagan-evaluate"),
+        f"ckpt_path={w.pagan}",
+        "+data=fashion_mnist",
+        data,
+        "data.system_dir=null",
+        "data.download=false",
+        "data.val_size=56",
+        f"hydra.run.dir={w.out / 'eval'}",
+        *extra,
+    ]
+
+
+@dataclass(frozen=True)
+class Row:
+    command: Callable[[World], list[str]]
+    status: int
+    message: str
+    kept: Callable[[World], list[Path]] = lambda w: []  # files that must not change
+    absent: Callable[[World], list[Path]] = lambda w: []  # files that must not appear
+
+
+ROWS = {
+    "train: hydra.run.dir below a file": Row(
+        lambda w: [
+            console_script("pagan-train"),
+            *synthetic_training(w.data),
+            f"hydra.run.dir={w.file / 'run'}",
+        ],
+        1,
+        "is a file, not a folder",
+        kept=lambda w: [w.file],
+    ),
+    "train: 4 image channels": Row(
+        lambda w: [
+            console_script("pagan-train"),
+            *TINY,
+            "data.channels=4",
+            f"hydra.run.dir={w.out / 'run4'}",
+        ],
+        1,
+        "data.channels=4: images are read as grayscale (1) or RGB (3)",
+        absent=lambda w: [w.out / "run4" / "config_resolved.yaml"],
+    ),
+    "evaluate: more interpolations than test images": Row(
+        lambda w: evaluate(w, "figures.n_interpolations=1000"),
+        1,
+        "the figures need 2000 test images (two per interpolation), the test set has 64",
+        kept=lambda w: [w.pagan],
+        absent=lambda w: [w.out / "eval" / "metrics.json"],
+    ),
+    "evaluate: a text file as the checkpoint": Row(
+        lambda w: [console_script("pagan-evaluate"), f"ckpt_path={w.file}"],
+        1,
+        "is not a torch.save file",
+        kept=lambda w: [w.file],
+    ),
+    "probe: a truncated checkpoint": Row(
+        lambda w: [*module("probe"), "--ckpt", str(w.file), "--system-dir", str(w.data)],
+        1,
+        "is not a torch.save file",
+    ),
+    "probe: a VAE checkpoint": Row(
+        lambda w: [*module("probe"), "--ckpt", str(w.vae), "--system-dir", str(w.data)],
+        1,
+        "a VAE without a pair discriminator D_xx",
+        kept=lambda w: [w.vae],
+    ),
+    "probe: no steps": Row(lambda w: [*module("probe"), "--steps", "0"], 1, "--steps=0 must be"),
+    "bench: an unknown variant": Row(
+        lambda w: [*module("bench"), "experiment=quickstart", "variant=nope"],
+        1,
+        "Could not find 'variant/nope' Available options in 'variant':",
+    ),
+    "bench: an unknown variant to compare against": Row(
+        lambda w: [*module("bench"), "--against", "variant=nope"],
+        1,
+        "Could not find 'variant/nope'",
+    ),
+    "bench: no timed steps": Row(
+        lambda w: [*module("bench"), "--steps", "0"], 2, "--steps=0 must be positive"
+    ),
+    "reproduce: a plan of 0 steps": Row(
+        lambda w: [console_script("pagan-reproduce"), str(w.out / "plan0.yaml")],
+        1,
+        "steps=0 must be a positive integer",
+    ),
+    "reproduce: a job's last.ckpt is not a checkpoint": Row(
+        lambda w: [
+            console_script("pagan-reproduce"),
+            str(w.out / "plan.yaml"),
+            "--root",
+            str(w.out / "plan"),
+        ],
+        1,
+        "refused to load checkpoint",
+        kept=lambda w: [w.corrupt_job / "checkpoints" / "last.ckpt"],
+    ),
+}
+
+
+def digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.mark.parametrize("case", list(ROWS))
+def test_hostile_input(case: str, world: World) -> None:
+    row = ROWS[case]
+    kept = {path: digest(path) for path in row.kept(world)}
+    done = subprocess.run(row.command(world), capture_output=True, text=True, timeout=300)
+    assert done.returncode == row.status, done.stderr[-3000:]
+    assert "Traceback" not in done.stderr, done.stderr[-3000:]
+    last = done.stderr.strip().splitlines()[-1]
+    assert "error: " in last and row.message in last, last
+    assert {path: digest(path) for path in kept} == kept
+    assert [path for path in row.absent(world) if path.exists()] == []
