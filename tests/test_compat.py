@@ -1,11 +1,9 @@
 """The private framework APIs of :mod:`pagan_lightning.runtime.compat`, each against the installed
 framework: an upgrade that changes one fails here, by name."""
 
-import pickle
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 import pytorch_lightning as pl
 import torch
@@ -21,7 +19,6 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from pagan_lightning.runtime import compat
 from pagan_lightning.runtime.configs import config_dir
-from pagan_lightning.runtime.safe_files import safe_load
 from tests.helpers.configs import quiet_trainer
 from tests.helpers.faults import tensorboard_scalars
 
@@ -127,13 +124,3 @@ def test_ddp_relaunch_runs_this_job_into_its_folder(tmp_path: Path, monkeypatch)
 def test_spectral_norm_parametrization_is_torchs() -> None:
     layer = spectral_norm(nn.Linear(3, 2))
     assert type(layer.parametrizations.weight[0]) is compat.SpectralNormParametrization
-
-
-def test_numpy_reconstruct_admits_saved_arrays_and_only_with_it(tmp_path: Path) -> None:
-    """torch-fidelity's cached statistics (NumPy arrays saved by ``torch.save``) load with
-    ``weights_only=True`` once :data:`compat.NUMPY_RECONSTRUCT` is allowed, not before."""
-    path = tmp_path / "stats.pt"
-    torch.save({"mu": np.arange(3.0)}, path)
-    with pytest.raises(pickle.UnpicklingError, match="_reconstruct"):
-        torch.load(path, weights_only=True)
-    assert safe_load(path, "cached statistics", numpy=True)["mu"].tolist() == [0.0, 1.0, 2.0]

@@ -233,10 +233,11 @@ def test_weights_that_would_run_code_are_refused(
     assert "GLOBAL posix.system" in out.stderr
 
 
-def test_cached_statistics_that_would_run_code_are_refused(
+def test_cached_features_that_would_run_code_are_refused(
     tiny_run: dict[str, Path], tmp_path: Path
 ) -> None:
-    """torch-fidelity unpickles its cache in full; a planted file is refused before that."""
+    """The cached features of the training images load with ``weights_only=True``: a planted
+    file is refused."""
     cache = tmp_path / "cache"
     first = evaluate_cli(tiny_run, tmp_path / "eval1", f"metrics.cache_dir={cache}")
     assert first.returncode == 0, first.stderr[-2000:]
@@ -246,7 +247,7 @@ def test_cached_statistics_that_would_run_code_are_refused(
     for path in cached:
         torch.save(RunsCode(marker), path)
     out = evaluate_cli(tiny_run, tmp_path / "eval2", f"metrics.cache_dir={cache}")
-    assert_refused(out, "refused to load the cached statistics", marker)
+    assert_refused(out, "refused to load the cached features", marker)
 
 
 def test_a_model_with_non_finite_weights_is_not_scored(

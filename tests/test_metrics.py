@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+import torch_fidelity
 import torch_fidelity.feature_extractor_inceptionv3 as tf_inception
 from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
@@ -28,7 +29,9 @@ from pagan_lightning.augment import ReflectPadCrop
 from pagan_lightning.cli.train_classifier import train_classifier
 from pagan_lightning.data import FashionMNISTDataModule
 from pagan_lightning.metrics import (
+    GeneratorSamples,
     MetricsConfig,
+    UInt8Images,
     compute_metrics,
     kl_divergence,
     l2_image,
@@ -330,7 +333,7 @@ def test_compute_metrics_in_classifier_space(
     assert results["aug_rid"] >= 1.0 and results["aug_l2_image"] > 0.0
     # Jensen: the mean distance is at most the root mean square distance
     assert results["aug_l2_image"] / math.sqrt(32 * 32) <= results["aug_rmse_pixel"]
-    cached = list((tmp_path / "cache").glob("pagan-FashionMNIST-train64-*-stat-fid-penultimate.pt"))
+    cached = list((tmp_path / "cache").glob("pagan-FashionMNIST-train64-*-features.pt"))
     assert len(cached) == 1
     no_aug = compute_metrics(model, dm, dataclasses.replace(cfg, num_samples=0))  # no augmenter
     assert no_aug["rid"] == 1.0 and not [key for key in no_aug if key.startswith("aug_")]
@@ -355,6 +358,73 @@ def test_compute_metrics_on_pagan_is_seeded_and_leaves_the_callers_rng_alone(
     assert first == second
     assert all(math.isfinite(first[k]) for k in ("is", "fid", "rid", "aug_rid", "rmse_pixel"))
     assert first["rid"] >= 1 - 1e-9 and first["aug_rid"] >= 1 - 1e-9
+
+
+def test_is_fid_kid_are_torch_fidelitys_calculate_metrics(
+    tiny_model, data_dir: Path, classifier_weights: Path, tmp_path: Path
+) -> None:
+    """Our features and torch-fidelity's formulas give what torch-fidelity's own end-to-end
+    function gives for the same generator, training images, extractor and seeds."""
+    cfg = MetricsConfig(
+        features="classifier",
+        classifier_weights=str(classifier_weights),
+        num_samples=48,
+        num_real=40,
+        num_test=0,
+        batch_size=16,
+        kid_subsets=3,
+        kid_subset_size=20,
+        cache_dir=str(tmp_path / "cache"),
+    )
+    ours = compute_metrics(tiny_model, datamodule(data_dir), cfg)
+    dm = datamodule(data_dir)
+    dm.setup("fit")
+    theirs = torch_fidelity.calculate_metrics(
+        input1=GeneratorSamples(tiny_model, 1),
+        input1_model_num_samples=48,
+        input2=UInt8Images(dm.train_set, 40, 1),
+        isc=True,
+        fid=True,
+        kid=True,
+        isc_splits=cfg.splits,
+        kid_subsets=3,
+        kid_subset_size=20,
+        batch_size=16,
+        cuda=False,
+        rng_seed=cfg.seed,
+        save_cpu_ram=True,
+        verbose=False,
+        feature_extractor="pagan-classifier",
+        feature_extractor_weights_path=str(classifier_weights),
+    )
+    for key, name in [
+        ("is", torch_fidelity.KEY_METRIC_ISC_MEAN),
+        ("is_std", torch_fidelity.KEY_METRIC_ISC_STD),
+        ("fid", torch_fidelity.KEY_METRIC_FID),
+        ("kid", torch_fidelity.KEY_METRIC_KID_MEAN),
+        ("kid_std", torch_fidelity.KEY_METRIC_KID_STD),
+    ]:
+        assert ours[key] == pytest.approx(theirs[name], rel=1e-5, abs=1e-6), key
+
+
+def test_the_training_images_features_are_cached_and_read_back(
+    tiny_model, data_dir: Path, classifier_weights: Path, tmp_path: Path
+) -> None:
+    cfg = MetricsConfig(
+        features="classifier",
+        classifier_weights=str(classifier_weights),
+        num_samples=20,
+        num_real=20,
+        num_test=0,
+        kid=False,
+        cache_dir=str(tmp_path / "cache"),
+    )
+    first = compute_metrics(tiny_model, datamodule(data_dir), cfg)
+    (cached,) = (tmp_path / "cache").glob("*-features.pt")
+    features = torch.load(cached, weights_only=True)
+    torch.save({layer: 2 * rows for layer, rows in features.items()}, cached)
+    moved = compute_metrics(tiny_model, datamodule(data_dir), cfg)
+    assert moved["fid"] != first["fid"] and moved["is"] == first["is"]  # real features only
 
 
 def test_compute_metrics_with_inception_loads_local_weights_offline(

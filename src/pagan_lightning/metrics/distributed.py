@@ -1,5 +1,7 @@
-"""The metrics of :func:`~pagan_lightning.metrics.compute_metrics` computed by every process of
-a distributed run (the ``fidelity`` callback under DDP), each on its share of the images.
+"""IS / FID / KID / RID computed by every process of the default process group, each on its
+share of the images: the one implementation behind ``pagan-evaluate``
+(:func:`~pagan_lightning.metrics.compute_metrics`, one process) and the ``fidelity`` callback
+(every process of a DDP run).
 
 Each process generates, reconstructs and extracts features for a contiguous share of the
 images, in whole batches of the one-process batch grid (:func:`shard`). torchmetrics'
@@ -15,8 +17,10 @@ from torch-fidelity's, so their numbers would not be ``pagan-evaluate``'s.
 """
 
 import contextlib
-from collections.abc import Iterable, Mapping
-from typing import Any
+import os
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from typing import Any, Protocol
 
 import numpy as np
 import torch
@@ -28,19 +32,32 @@ from torchmetrics import Metric
 from torchmetrics.utilities import dim_zero_cat
 
 from pagan_lightning.data.base import ImageDataModule, images_of
-from pagan_lightning.metrics.compute import InferenceModel
 from pagan_lightning.metrics.config import MetricsConfig, metrics_config
 from pagan_lightning.metrics.features import Features, resolve_features
 from pagan_lightning.metrics.fidelity import feature_layers, generation_scores
-from pagan_lightning.metrics.images import GeneratorSamples, UInt8Images
+from pagan_lightning.metrics.images import GeneratorSamples, Sampler, UInt8Images
 from pagan_lightning.metrics.reconstruction import (
     RID_LAYER,
+    Reconstructor,
     num_test_images,
     posterior_noise,
     reconstruction_rows,
     summarize_reconstruction,
 )
 from pagan_lightning.runtime.errors import ConfigError
+from pagan_lightning.runtime.safe_files import safe_load
+
+
+class InferenceModel(Sampler, Reconstructor, Protocol):
+    """A model the metrics can evaluate (PAGAN's inference API): ``device``, ``latent_dim``,
+    ``sample(n, z=None)`` and ``reconstruct(x)``; images in [-1, 1]."""
+
+
+def real_cache_name(datamodule: ImageDataModule, n: int | None, features: Features) -> str:
+    """Cache name of the features of the first ``n`` (``None``: all) training images: the
+    images (:meth:`ImageDataModule.training_images_tag`) and the feature space with its
+    weights' digest."""
+    return f"pagan-{datamodule.training_images_tag(n)}-{features.tag()}"
 
 
 class GatheredRows(Metric):
@@ -123,27 +140,33 @@ class DistributedMetrics:
         return self._extractors[key]
 
     def __call__(
-        self, model: InferenceModel, datamodule: ImageDataModule
-    ) -> dict[str, float | int]:
+        self,
+        model: InferenceModel,
+        datamodule: ImageDataModule,
+        augmenter: Callable[[torch.Tensor], torch.Tensor] | None = None,
+    ) -> dict[str, float | int | str]:
         """The results of ``model`` on ``datamodule``: ``is``, ``is_std``, ``fid`` (``kid``,
         ``kid_std``, ``kid_subset_size``), ``num_samples``, ``num_real`` unless
         ``cfg.num_samples == 0``; ``rid``, ``rid_std``, ``rmse_pixel``, ``l2_image``,
-        ``num_test`` unless ``cfg.num_test == 0``."""
+        ``num_test``, ``reconstruction`` unless ``cfg.num_test == 0`` or the model cannot
+        reconstruct (no encoder), and with an ``augmenter`` a(x) the same of the AUG baseline,
+        prefixed ``aug_``."""
         cfg = self.cfg
         datamodule.setup("test")
         features = self.prepare(datamodule.name)
         device = torch.device(model.device)
         on_cuda = device.type == "cuda"
-        results: dict[str, float | int] = {}
+        results: dict[str, float | int | str] = {}
         # a DataLoader draws its base seed from the global generator: keep the caller's state
         with (
             torch.random.fork_rng(devices=[device] if on_cuda else []),
             torch.cuda.device(device) if on_cuda else contextlib.nullcontext(),
         ):
             if cfg.num_samples > 0:
-                results |= self._generation(model, datamodule.train_set, features, device)
-            if cfg.num_test != 0:
-                results |= self._reconstruction(model, datamodule.test_set, features, device)
+                results |= self._generation(model, datamodule, features, device)
+            if cfg.num_test != 0 and getattr(model, "can_reconstruct", True):
+                test_set = datamodule.test_set
+                results |= self._reconstruction(model, test_set, features, device, augmenter)
         return results
 
     def _share(self, n: int, what: str) -> range:
@@ -179,43 +202,87 @@ class DistributedMetrics:
         return {layer: gathered.compute().cpu() for layer, gathered in rows.items()}
 
     def _generation(
-        self, model: InferenceModel, train_set: Dataset, features: Features, device: torch.device
+        self,
+        model: InferenceModel,
+        datamodule: ImageDataModule,
+        features: Features,
+        device: torch.device,
     ) -> dict[str, float | int]:
         cfg = self.cfg
         layers = feature_layers(features)
-        if self._real is None:
-            real = UInt8Images(train_set, cfg.num_real, features.channels)
-            share = Subset(real, self._share(len(real), "metrics.num_real"))
-            real_layers = sorted({layers["fid"], layers["kid"]})
-            loader = DataLoader(share, batch_size=cfg.batch_size)
-            self._real = self._gathered(loader, real_layers, device)
+        real_layers = sorted({layers["fid"], layers["kid"]})
+        real = self._real_features(datamodule, features, real_layers, device)
         share = self._share(cfg.num_samples, "metrics.num_samples")
         codes = prior_codes(cfg.num_samples, model.latent_dim, cfg.seed)[share.start : share.stop]
         generate = GeneratorSamples(model, features.channels)
         images = (generate(z.to(device)) for z in codes.split(cfg.batch_size))
         generated = self._gathered(images, sorted(set(layers.values())), device)
-        scores = generation_scores(generated, self._real, layers, cfg)
-        num_real = len(self._real[layers["fid"]])
+        scores = generation_scores(generated, real, layers, cfg)
+        num_real = len(real[layers["fid"]])
         return scores | {"num_samples": cfg.num_samples, "num_real": num_real}
 
+    def _real_features(
+        self,
+        datamodule: ImageDataModule,
+        features: Features,
+        layers: list[str],
+        device: torch.device,
+    ) -> dict[str, torch.Tensor]:
+        """The features of the ``cfg.num_real`` training images, extracted once: kept for the
+        next call, and in one process also in ``cfg.cache_dir`` (loaded with
+        ``weights_only=True``) under :func:`real_cache_name`."""
+        if self._real is not None:
+            return self._real
+        cfg = self.cfg
+        _, world = process_group()
+        name = f"{real_cache_name(datamodule, cfg.num_real, features)}-features.pt"
+        cache = Path(cfg.cache_dir) / name if world == 1 and cfg.cache_dir else None
+        if cache is not None and cache.is_file():
+            cached = safe_load(cache, "the cached features")
+            if isinstance(cached, dict) and set(layers) <= set(cached):
+                self._real = cached
+                return cached
+        real = UInt8Images(datamodule.train_set, cfg.num_real, features.channels)
+        share = Subset(real, self._share(len(real), "metrics.num_real"))
+        loader = DataLoader(share, batch_size=cfg.batch_size)
+        self._real = self._gathered(loader, layers, device)
+        if cache is not None:  # written whole, then renamed: a reader sees all of it or none
+            cache.parent.mkdir(parents=True, exist_ok=True)
+            partial = cache.with_name(f".{cache.name}.tmp-{os.getpid()}")
+            torch.save(self._real, partial)
+            os.replace(partial, cache)
+        return self._real
+
     def _reconstruction(
-        self, model: InferenceModel, test_set: Dataset, features: Features, device: torch.device
-    ) -> dict[str, float | int]:
+        self,
+        model: InferenceModel,
+        test_set: Dataset,
+        features: Features,
+        device: torch.device,
+        augmenter: Callable[[torch.Tensor], torch.Tensor] | None,
+    ) -> dict[str, float | int | str]:
         cfg = self.cfg
         n = num_test_images(test_set, cfg)
         share = Subset(test_set, self._share(n, "metrics.num_test"))
         extractor = self._extractor([RID_LAYER], device)
-        kl, squared = GatheredRows().to(device), GatheredRows().to(device)
+        prefixes = ["", "aug_"] if augmenter is not None else [""]
+        kl = {prefix: GatheredRows().to(device) for prefix in prefixes}
+        squared = {prefix: GatheredRows().to(device) for prefix in prefixes}
         pixels = 0
         for i, batch in enumerate(DataLoader(share, batch_size=cfg.batch_size)):
             x = images_of(batch).to(device)
             pixels = x[0].numel()
-            noise = posterior_noise(cfg, share.indices[i * cfg.batch_size], device)
-            ((kl_rows, squared_rows),) = reconstruction_rows(
-                model, x, extractor, features.channels, noise=noise
-            ).values()
-            kl.update(kl_rows)
-            squared.update(squared_rows)
-        rows = kl.compute().cpu(), squared.compute().cpu()
-        summary = summarize_reconstruction("", *rows, pixels, cfg.splits)
-        return {"num_test": n, "reconstruction": cfg.reconstruction} | summary
+            first = share.indices[i * cfg.batch_size]
+            noise = posterior_noise(cfg, first, device)
+            # a(x) draws from the global generators (restored by __call__), seeded per batch
+            torch.manual_seed(cfg.seed * 1_000_003 + first + 1)
+            rows = reconstruction_rows(model, x, extractor, features.channels, augmenter, noise)
+            for prefix, (kl_rows, squared_rows) in rows.items():
+                kl[prefix].update(kl_rows)
+                squared[prefix].update(squared_rows)
+        results: dict[str, float | int | str] = {"num_test": n}
+        results["reconstruction"] = cfg.reconstruction
+        for prefix in prefixes:
+            rows = kl[prefix].compute().cpu(), squared[prefix].compute().cpu()
+            results |= summarize_reconstruction(prefix, *rows, pixels, cfg.splits)
+        return results

@@ -42,10 +42,6 @@ class Features:
     weights: str
     channels: int | None
 
-    def fidelity_kwargs(self) -> dict[str, Any]:
-        """The ``torch_fidelity.calculate_metrics`` arguments that select this extractor."""
-        return {"feature_extractor": self.extractor, "feature_extractor_weights_path": self.weights}
-
     def create(self, layers: list[str], device: torch.device) -> FeatureExtractorBase:
         """The extractor (torch-fidelity's own construction) on ``device``, eval mode."""
         return create_feature_extractor(

@@ -5,13 +5,11 @@ from collections.abc import Callable
 from typing import Protocol
 
 import torch
-from torch.utils.data import DataLoader, Dataset, Subset
+from torch.utils.data import Dataset
 from torch_fidelity import FeatureExtractorBase
 
-from pagan_lightning.data.base import images_of
 from pagan_lightning.metrics.config import MetricsConfig
 from pagan_lightning.metrics.distances import l2_image, rmse_pixel, squared_distances
-from pagan_lightning.metrics.features import Features
 from pagan_lightning.metrics.images import to_uint8
 from pagan_lightning.metrics.rid import kl_divergence, rid
 
@@ -82,39 +80,3 @@ def posterior_noise(
     if cfg.reconstruction != "sample":
         return None
     return torch.Generator(device=device).manual_seed(cfg.seed * 1_000_003 + first)
-
-
-def reconstruction_metrics(
-    model: Reconstructor,
-    test_set: Dataset,
-    features: Features,
-    cfg: MetricsConfig,
-    augmenter: Callable[[torch.Tensor], torch.Tensor] | None = None,
-) -> dict[str, float | int]:
-    """RID and pixel distances of x_rec = ``model.reconstruct(x)`` and of x_aug = a(x) for
-    the given ``augmenter`` (the AUG baseline; left out when ``None``).
-
-    Uses the first ``cfg.num_test`` test images in order (the splits of the RID ± are
-    sequential), batches of ``cfg.batch_size`` on ``model.device``, and the extractor's
-    ``logits_unbiased`` for p(y|.). Returns ``num_test`` and, for x_rec, ``rid``, ``rid_std``,
-    ``rmse_pixel``, ``l2_image`` (see :mod:`~pagan_lightning.metrics.rid` and
-    :mod:`~pagan_lightning.metrics.distances`), the same for x_aug prefixed ``aug_``.
-    """
-    n = num_test_images(test_set, cfg)
-    loader = DataLoader(Subset(test_set, range(n)), batch_size=cfg.batch_size, shuffle=False)
-    extractor = features.create([RID_LAYER], model.device)
-    rows: dict[str, list[tuple[torch.Tensor, torch.Tensor]]] = {}
-    pixels = 0
-    for i, batch in enumerate(loader):
-        x = images_of(batch).to(model.device)
-        pixels = x[0].numel()
-        noise = posterior_noise(cfg, i * cfg.batch_size, model.device)
-        for prefix, row in reconstruction_rows(
-            model, x, extractor, features.channels, augmenter, noise
-        ).items():
-            rows.setdefault(prefix, []).append(row)
-    results: dict[str, float | int | str] = {"num_test": n, "reconstruction": cfg.reconstruction}
-    for prefix, batches in rows.items():
-        kl, squared = (torch.cat(parts).cpu() for parts in zip(*batches, strict=True))
-        results |= summarize_reconstruction(prefix, kl, squared, pixels, cfg.splits)
-    return results

@@ -14,8 +14,6 @@ an upgrade that changes them fails there, by name, instead of somewhere in a tra
 - :func:`ddp_relaunches_this_job`: how Lightning's DDP launcher re-runs ``sys.argv`` under
   Hydra (``lightning_fabric.strategies.launchers.subprocess_script._hydra_subprocess_cmd``).
 - :data:`SpectralNormParametrization`: torch's ``parametrizations._SpectralNorm``.
-- :data:`NUMPY_RECONSTRUCT`: NumPy's ``_core.multiarray._reconstruct``, the global that a
-  pickled array names (allow-listed for ``torch.load(weights_only=True)``).
 """
 
 import csv
@@ -25,7 +23,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-import numpy as np
 import pytorch_lightning as pl
 import torch
 from hydra.core.hydra_config import HydraConfig
@@ -43,10 +40,6 @@ from torch.nn.utils.parametrizations import _SpectralNorm
 # torch.nn.utils.parametrizations.spectral_norm registers this class; subclassing it is the
 # only way to change how it runs (nets/spectral.py runs it outside autocast)
 SpectralNormParametrization = _SpectralNorm
-
-# a pickled NumPy array names this function; torch.serialization.add_safe_globals
-# needs the object itself (torch's own docs allow-list it the same way)
-NUMPY_RECONSTRUCT = np._core.multiarray._reconstruct
 
 
 def uncount_optimizer_steps(optimizer: Any, trainer: pl.Trainer) -> None:

@@ -1,10 +1,10 @@
 """Refuse files that would run code when a library unpickles them.
 
-torch-fidelity loads the Inception weights and its cached statistics with
-``torch.load(weights_only=False)``: a pickle whose ``__reduce__`` calls ``os.system`` would run.
-:func:`check_no_code` loads such a file first with ``weights_only=True`` (tensors, plain
-containers and, where asked, NumPy arrays only), so that a file that could run code, or a
-corrupt one, is one :class:`UnsafeFileError` naming it before the library touches it.
+torch-fidelity loads the Inception weights with ``torch.load(weights_only=False)``: a pickle
+whose ``__reduce__`` calls ``os.system`` would run. :func:`check_no_code` loads such a file
+first with ``weights_only=True`` (tensors and plain containers only), so that a file that
+could run code, or a corrupt one, is one :class:`UnsafeFileError` naming it before the library
+touches it.
 """
 
 import os
@@ -12,21 +12,13 @@ import pickle
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
-from pagan_lightning.runtime.compat import NUMPY_RECONSTRUCT
 from pagan_lightning.runtime.errors import UserError
 
 
 class UnsafeFileError(UserError):
     """A file to be unpickled could run code, or is corrupt."""
-
-
-def _numpy_globals() -> list:
-    """What ``torch.save`` of a NumPy array names (torch-fidelity's cached FID statistics)."""
-    dtypes = [type(np.dtype(code)) for code in "?bhilqBHILQefd"]  # bool, ints, floats
-    return [NUMPY_RECONSTRUCT, np.ndarray, np.dtype, *dtypes]
 
 
 def unpickling_reason(err: pickle.UnpicklingError) -> str:
@@ -43,7 +35,6 @@ def unpickling_reason(err: pickle.UnpicklingError) -> str:
 def safe_load(
     path: str | os.PathLike,
     what: str,
-    numpy: bool = False,
     error: type[UserError] = UnsafeFileError,
     map_location: Any = "cpu",
 ) -> Any:
@@ -53,14 +44,11 @@ def safe_load(
     Args:
         path: a file written by ``torch.save``.
         what: how the error names the file (e.g. the config key that gave it).
-        numpy: also allow NumPy arrays.
         error: the :class:`UserError` subclass to raise.
         map_location: as for ``torch.load``.
     """
-    allowed = _numpy_globals() if numpy else []
     try:
-        with torch.serialization.safe_globals(allowed):
-            return torch.load(Path(path), map_location=map_location, weights_only=True)
+        return torch.load(Path(path), map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as err:
         raise error(
             f"refused to load {what} {path}: it is not a torch.save file of tensors and plain "
@@ -78,7 +66,7 @@ def safe_load(
         ) from None
 
 
-def check_no_code(path: str | os.PathLike, what: str, numpy: bool = False) -> None:
+def check_no_code(path: str | os.PathLike, what: str) -> None:
     """Raise :class:`UnsafeFileError` unless ``path`` loads with ``weights_only=True``
     (before a library that unpickles it in full gets it)."""
-    safe_load(path, what, numpy)
+    safe_load(path, what)

@@ -235,7 +235,8 @@ def check_evaluate(cfg: DictConfig) -> None:
 
 def check_run(cfg: DictConfig) -> None:
     """The settings that no signature states: the seed, a batch that BatchNorm can normalise,
-    the channels that images are read with, several devices only with a strategy that runs them, the resume's allowed changes."""
+    the channels that images are read with, several devices only with a strategy that runs
+    them, the resume's allowed changes."""
     seed = cfg.get("seed")
     if seed is not None and (
         isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**32
