@@ -305,6 +305,13 @@ def test_the_training_pair_match_is_summarised_beside_the_evaluation(tmp_path: P
     assert group.n == 3 and group.stat("val/pair_match") == stat(values)
     header = (tmp_path / "summary.md").read_text().splitlines()[4]
     assert header.endswith("| AUG RID | pair_match |")
+    # a fourth seed still training (logged values, no evaluation) is not averaged in
+    job = tmp_path / "4"
+    write_job(job, ["variant=pagan", "seed=4"])
+    (job / "csv").mkdir()
+    (job / "csv" / "metrics.csv").write_text("step,val/pair_match\n499,0.0\n")
+    (group,) = summarize(tmp_path)
+    assert group.n == 3 and group.stat("val/pair_match") == stat(values)
 
 
 @pytest.mark.parametrize(

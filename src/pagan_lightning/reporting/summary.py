@@ -127,13 +127,19 @@ class Group:
         return len(self.seeds)
 
     @property
+    def evaluated(self) -> list[Job]:
+        """The jobs with an evaluation (a job still training has only logged values)."""
+        return [job for job in self.jobs if job.metrics.keys() & EVALUATED.keys()]
+
+    @property
     def seeds(self) -> list[str]:
         """The seeds of the jobs with an evaluation."""
-        return [str(job.seed) for job in self.jobs if job.metrics.keys() & EVALUATED.keys()]
+        return [str(job.seed) for job in self.evaluated]
 
     def stat(self, metric: str) -> Stat | None:
-        """Mean ± std of ``metric`` over the seeds that have it; ``None`` when none has it."""
-        return stat([job.metrics[metric] for job in self.jobs if metric in job.metrics])
+        """Mean ± std of ``metric`` over the evaluated seeds that have it (a logged value such
+        as pair_match included); ``None`` when none has it."""
+        return stat([job.metrics[metric] for job in self.evaluated if metric in job.metrics])
 
 
 def _order(group: Group) -> tuple:
