@@ -306,6 +306,16 @@ def test_missing_local_weights_name_the_config_key(tmp_path: Path) -> None:
 # ---------------------------------------------------------------------- compute_metrics
 
 
+def classifier_metrics(weights: Path, tmp_path: Path, **fields) -> MetricsConfig:
+    """Metrics in the feature space of the classifier ``weights``, cached under ``tmp_path``."""
+    return MetricsConfig(
+        features="classifier",
+        classifier_weights=str(weights),
+        cache_dir=str(tmp_path / "cache"),
+        **fields,
+    )
+
+
 def test_compute_metrics_in_classifier_space(
     data_dir: Path, classifier_weights: Path, tmp_path: Path
 ) -> None:
@@ -342,14 +352,8 @@ def test_compute_metrics_in_classifier_space(
 def test_compute_metrics_on_pagan_is_seeded_and_leaves_the_callers_rng_alone(
     tiny_model, data_dir: Path, classifier_weights: Path, tmp_path: Path
 ) -> None:
-    cfg = MetricsConfig(
-        features="classifier",
-        classifier_weights=str(classifier_weights),
-        num_samples=20,
-        num_real=20,
-        num_test=20,
-        kid=False,
-        cache_dir=str(tmp_path / "cache"),
+    cfg = classifier_metrics(
+        classifier_weights, tmp_path, num_samples=20, num_real=20, num_test=20, kid=False
     )
     rng_state = torch.get_rng_state()
     first = compute_metrics(tiny_model, datamodule(data_dir), cfg, tiny_model.augmenter)
@@ -365,16 +369,15 @@ def test_is_fid_kid_are_torch_fidelitys_calculate_metrics(
 ) -> None:
     """Our features and torch-fidelity's formulas give what torch-fidelity's own end-to-end
     function gives for the same generator, training images, extractor and seeds."""
-    cfg = MetricsConfig(
-        features="classifier",
-        classifier_weights=str(classifier_weights),
+    cfg = classifier_metrics(
+        classifier_weights,
+        tmp_path,
         num_samples=48,
         num_real=40,
         num_test=0,
         batch_size=16,
         kid_subsets=3,
         kid_subset_size=20,
-        cache_dir=str(tmp_path / "cache"),
     )
     ours = compute_metrics(tiny_model, datamodule(data_dir), cfg)
     dm = datamodule(data_dir)
@@ -410,14 +413,8 @@ def test_is_fid_kid_are_torch_fidelitys_calculate_metrics(
 def test_the_training_images_features_are_cached_and_read_back(
     tiny_model, data_dir: Path, classifier_weights: Path, tmp_path: Path
 ) -> None:
-    cfg = MetricsConfig(
-        features="classifier",
-        classifier_weights=str(classifier_weights),
-        num_samples=20,
-        num_real=20,
-        num_test=0,
-        kid=False,
-        cache_dir=str(tmp_path / "cache"),
+    cfg = classifier_metrics(
+        classifier_weights, tmp_path, num_samples=20, num_real=20, num_test=0, kid=False
     )
     first = compute_metrics(tiny_model, datamodule(data_dir), cfg)
     (cached,) = (tmp_path / "cache").glob("*-features.pt")
