@@ -422,6 +422,10 @@ def test_the_training_images_features_are_cached_and_read_back(
     torch.save({layer: 2 * rows for layer, rows in features.items()}, cached)
     moved = compute_metrics(tiny_model, datamodule(data_dir), cfg)
     assert moved["fid"] != first["fid"] and moved["is"] == first["is"]  # real features only
+    # a cache folder that cannot be written costs time, not the evaluation
+    (tmp_path / "blocked").write_text("a file, not a folder\n")
+    blocked = dataclasses.replace(cfg, cache_dir=str(tmp_path / "blocked" / "cache"))
+    assert compute_metrics(tiny_model, datamodule(data_dir), blocked) == first
 
 
 def test_compute_metrics_with_inception_loads_local_weights_offline(

@@ -17,6 +17,7 @@ from torch-fidelity's, so their numbers would not be ``pagan-evaluate``'s.
 """
 
 import contextlib
+import logging
 import os
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
@@ -46,6 +47,8 @@ from pagan_lightning.metrics.reconstruction import (
 )
 from pagan_lightning.runtime.errors import ConfigError
 from pagan_lightning.runtime.safe_files import safe_load
+
+log = logging.getLogger(__name__)
 
 
 class InferenceModel(Sampler, Reconstructor, Protocol):
@@ -247,10 +250,15 @@ class DistributedMetrics:
         loader = DataLoader(share, batch_size=cfg.batch_size)
         self._real = self._gathered(loader, layers, device)
         if cache is not None:  # written whole, then renamed: a reader sees all of it or none
-            cache.parent.mkdir(parents=True, exist_ok=True)
             partial = cache.with_name(f".{cache.name}.tmp-{os.getpid()}")
-            torch.save(self._real, partial)
-            os.replace(partial, cache)
+            try:
+                cache.parent.mkdir(parents=True, exist_ok=True)
+                torch.save(self._real, partial)
+                os.replace(partial, cache)
+            except OSError as err:  # a cache that cannot be written only costs time
+                with contextlib.suppress(OSError):
+                    partial.unlink()
+                log.warning("features not cached in %s: %s", cache.parent, err)
         return self._real
 
     def _reconstruction(
