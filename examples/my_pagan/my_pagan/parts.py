@@ -4,11 +4,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from pagan_lightning import Rebuildable
 from pagan_lightning.augment import Augmenter
 from pagan_lightning.games import Game
 from pagan_lightning.nets import DiscriminatorBody
 from pagan_lightning.nets.discriminator import linear_head
-from pagan_lightning.runtime.specs import Rebuildable
 
 
 class Cutout(Augmenter):
