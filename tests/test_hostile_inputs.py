@@ -3,6 +3,7 @@ fragment its one-line error must hold, and the files it must leave as they were.
 is a new row."""
 
 import hashlib
+import os
 import shutil
 import subprocess
 import sys
@@ -181,3 +182,29 @@ def test_hostile_input(case: str, world: World) -> None:
     assert "error: " in last and row.message in last, last
     assert {path: digest(path) for path in kept} == kept
     assert [path for path in row.absent(world) if path.exists()] == []
+
+
+def unwritable_folder(tmp_path: Path) -> Path:
+    """A folder this process cannot write: mode 555, or for root, who writes through mode
+    bits, a read-only mount."""
+    if os.geteuid() != 0:
+        (tmp_path / "locked").mkdir(mode=0o555)
+        return tmp_path / "locked"
+    for mount in (Path("/proc/sys"), Path("/sys")):
+        if mount.is_dir() and not os.access(mount, os.W_OK):
+            return mount
+    pytest.skip("running as root without a read-only mount to write into")
+
+
+def test_a_run_folder_this_user_cannot_write_is_refused_before_any_work(tmp_path: Path) -> None:
+    locked = unwritable_folder(tmp_path)
+    done = subprocess.run(
+        [console_script("pagan-train"), *TINY, f"hydra.run.dir={locked / 'pagan_run'}"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 1, done.stderr[-3000:]
+    last = done.stderr.strip().splitlines()[-1]
+    assert f"{locked} is not writable by this user" in last, last
+    assert not (locked / "pagan_run").exists()
