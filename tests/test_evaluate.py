@@ -96,7 +96,7 @@ def test_evaluate_writes_every_output(tiny_run: dict[str, Path]) -> None:
     assert sizes["interpolations.png"] == (2 + 5 * 34, 2 + 2 * 34)  # 2 pairs x 5 steps
 
     # a second evaluation into the same folder is refused before any work: one writer
-    written = (out_dir / "metrics.json").read_bytes()
+    written, log = (out_dir / "metrics.json").read_bytes(), (out_dir / "evaluate.log").read_bytes()
     again = subprocess.run(
         [
             console_script("pagan-evaluate"),
@@ -107,8 +107,10 @@ def test_evaluate_writes_every_output(tiny_run: dict[str, Path]) -> None:
         text=True,
         timeout=600,
     )
-    assert again.returncode == 1 and "already holds an evaluation" in again.stderr.splitlines()[-1]
+    last = again.stderr.splitlines()[-1]
+    assert again.returncode == 1 and "already holds results (metrics.json)" in last
     assert (out_dir / "metrics.json").read_bytes() == written
+    assert (out_dir / "evaluate.log").read_bytes() == log  # not even Hydra's log
 
     # pagan-collect puts the evaluation beside the training metrics, one row for the run
     (row,) = collect(tiny_run["root"])

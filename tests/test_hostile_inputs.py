@@ -33,7 +33,9 @@ class World:
 
     data: Path
     pagan: Path
+    truncated: Path
     vae: Path
+    l1: Path
     file: Path
     corrupt_job: Path
     out: Path
@@ -44,19 +46,31 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> World:
     root = tmp_path_factory.mktemp("hostile")
     write_mnist_like(root / "data" / "FashionMNIST" / "raw")
     pagan = Path(shutil.copy(FIXTURE, root / "pagan.ckpt"))
-    model = instantiate_model(
-        compose_train(["model=vae", "model.encoder.ch=16", "model.generator.ch=16"], root)
-    )
-    trainer = quiet_trainer(root, max_steps=1, plugins=[AtomicCheckpointIO()])
-    trainer.strategy.connect(model)
-    trainer.save_checkpoint(root / "vae.ckpt")
+    whole = FIXTURE.read_bytes()
+    (root / "truncated.ckpt").write_bytes(whole[: len(whole) // 2])
+    for name, overrides in {
+        "vae": ["model=vae", "model.encoder.ch=16", "model.generator.ch=16"],
+        "l1": [*TINY, "variant=l1"],
+    }.items():
+        trainer = quiet_trainer(root, max_steps=1, plugins=[AtomicCheckpointIO()])
+        trainer.strategy.connect(instantiate_model(compose_train(overrides, root)))
+        trainer.save_checkpoint(root / f"{name}.ckpt")
     (root / "a_file").write_text("not a folder\n")
     corrupt_job = root / "plan" / "a" / "seed1"
     (corrupt_job / "checkpoints").mkdir(parents=True)
     (corrupt_job / "checkpoints" / "last.ckpt").write_text("not a checkpoint\n")
     (root / "plan.yaml").write_text("steps: 2\nseeds: [1]\nmodels: {a: []}\n")
     (root / "plan0.yaml").write_text("steps: 0\nseeds: [1]\nmodels: {a: []}\n")
-    return World(root / "data", pagan, root / "vae.ckpt", root / "a_file", corrupt_job, root)
+    return World(
+        root / "data",
+        pagan,
+        root / "truncated.ckpt",
+        root / "vae.ckpt",
+        root / "l1.ckpt",
+        root / "a_file",
+        corrupt_job,
+        root,
+    )
 
 
 def module(name: str) -> list[str]:
@@ -123,10 +137,55 @@ ROWS = {
         "is not a torch.save file",
         kept=lambda w: [w.file],
     ),
-    "probe: a truncated checkpoint": Row(
+    "evaluate: hydra.run.dir below a file": Row(
+        lambda w: [
+            console_script("pagan-evaluate"),
+            f"ckpt_path={w.pagan}",
+            f"hydra.run.dir={w.file / 'eval'}",
+        ],
+        1,
+        "is a file, not a folder",
+        kept=lambda w: [w.file],
+    ),
+    "evaluate: no real images": Row(
+        lambda w: evaluate(w, "metrics.num_real=0"),
+        1,
+        "metrics.num_real=0 must be positive",
+        absent=lambda w: [w.out / "eval" / "metrics.json"],
+    ),
+    "evaluate: KID subsets of no images": Row(
+        lambda w: evaluate(w, "metrics.kid_subset_size=0"),
+        1,
+        "metrics.kid_subset_size >= 2",
+        absent=lambda w: [w.out / "eval" / "metrics.json"],
+    ),
+    "train-classifier: hydra.run.dir below a file": Row(
+        lambda w: [
+            console_script("pagan-train-classifier"),
+            f"weights={w.out / 'clf.pt'}",
+            f"hydra.run.dir={w.file / 'classifier'}",
+        ],
+        1,
+        "is a file, not a folder",
+        kept=lambda w: [w.file],
+        absent=lambda w: [w.out / "clf.pt"],
+    ),
+    "probe: a text file as the checkpoint": Row(
         lambda w: [*module("probe"), "--ckpt", str(w.file), "--system-dir", str(w.data)],
         1,
         "is not a torch.save file",
+    ),
+    "probe: a truncated checkpoint": Row(
+        lambda w: [*module("probe"), "--ckpt", str(w.truncated), "--system-dir", str(w.data)],
+        1,
+        "or a corrupt or truncated one",
+        kept=lambda w: [w.truncated],
+    ),
+    "probe: a PAGAN-L1 checkpoint": Row(
+        lambda w: [*module("probe"), "--ckpt", str(w.l1), "--system-dir", str(w.data)],
+        1,
+        "a PAGAN without a pair discriminator D_xx",
+        kept=lambda w: [w.l1],
     ),
     "probe: a VAE checkpoint": Row(
         lambda w: [*module("probe"), "--ckpt", str(w.vae), "--system-dir", str(w.data)],
@@ -185,21 +244,28 @@ def test_hostile_input(case: str, world: World) -> None:
 
 
 def unwritable_folder(tmp_path: Path) -> Path:
-    """A folder this process cannot write: mode 555, or for root, who writes through mode
-    bits, a read-only mount."""
+    """A folder in which this process cannot create one: mode 555, or for root, who writes
+    through mode bits, a read-only mount (``/sys`` first: ``os.access`` calls it writable)."""
     if os.geteuid() != 0:
         (tmp_path / "locked").mkdir(mode=0o555)
         return tmp_path / "locked"
-    for mount in (Path("/proc/sys"), Path("/sys")):
-        if mount.is_dir() and not os.access(mount, os.W_OK):
+    for mount in (Path("/sys"), Path("/proc/sys")):
+        try:
+            (mount / "pagan_probe").mkdir()
+        except OSError:
             return mount
+        (mount / "pagan_probe").rmdir()
     pytest.skip("running as root without a read-only mount to write into")
 
 
-def test_a_run_folder_this_user_cannot_write_is_refused_before_any_work(tmp_path: Path) -> None:
+@pytest.mark.parametrize("tool", ["pagan-train", "pagan-evaluate", "pagan-train-classifier"])
+def test_an_output_folder_this_user_cannot_write_is_refused_before_any_work(
+    tool: str, tmp_path: Path
+) -> None:
     locked = unwritable_folder(tmp_path)
+    args = {"pagan-train": TINY, "pagan-evaluate": [f"ckpt_path={FIXTURE}"]}.get(tool, [])
     done = subprocess.run(
-        [console_script("pagan-train"), *TINY, f"hydra.run.dir={locked / 'pagan_run'}"],
+        [console_script(tool), *args, f"hydra.run.dir={locked / 'pagan_run'}"],
         capture_output=True,
         text=True,
         timeout=300,

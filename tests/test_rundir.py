@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from omegaconf import OmegaConf
 
 from pagan_lightning.runtime import rundir
 from pagan_lightning.runtime.errors import ConfigError
@@ -32,7 +33,7 @@ def holder(folder: Path) -> subprocess.Popen:
 
 def test_a_second_writer_is_refused_until_the_first_ends_even_by_sigkill(tmp_path: Path) -> None:
     proc = holder(tmp_path)
-    with pytest.raises(ConfigError, match=rf"in use by another pagan-train \(pid {proc.pid}\)"):
+    with pytest.raises(ConfigError, match=rf"in use by another process \(pid {proc.pid}\)"):
         rundir.claim(tmp_path, "last")  # not even a resume may write beside it
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
@@ -67,7 +68,7 @@ def test_a_used_folder_is_resumed_or_refused_never_mixed(fashion_dir: Path, tmp_
     again = train(run, fashion_dir, "trainer.max_steps=2")
     assert again.returncode != 0 and "Traceback" not in again.stderr
     assert again.stderr.strip().splitlines()[-1] == (
-        f"error: {run} already holds a run (config_resolved.yaml, checkpoints, csv/metrics.csv)."
+        f"error: {run} already holds a run (checkpoints, csv/metrics.csv)."
         f" Resume it with ckpt_path=last, or start the new run in another folder (leave "
         f"hydra.run.dir out for a fresh dated one)"
     )
@@ -91,8 +92,25 @@ def test_a_second_pagan_train_into_a_running_folder_is_refused(fashion_dir: Path
     try:
         out = train(run, fashion_dir, "trainer.max_steps=2", "ckpt_path=last")
         assert out.returncode != 0 and "Traceback" not in out.stderr
-        assert f"in use by another pagan-train (pid {proc.pid})" in out.stderr
+        assert f"in use by another process (pid {proc.pid})" in out.stderr
         assert not (run / "config_resolved.yaml").exists()
     finally:
         proc.kill()
         proc.wait()
+
+
+def test_an_attempt_that_failed_before_its_first_step_leaves_the_folder_usable(
+    fashion_dir: Path, tmp_path: Path
+) -> None:
+    """A bad ``ckpt_path`` fails after Hydra and the loggers set the folder up, before any
+    step: the folder holds no run, and the corrected command trains there."""
+    run, empty = tmp_path / "run", tmp_path / "empty.ckpt"
+    empty.touch()
+    failed = train(run, fashion_dir, "trainer.max_steps=2", f"ckpt_path={empty}")
+    assert failed.returncode == 1 and "is not a torch.save file" in failed.stderr
+    assert not rundir.holds_run(run) and (run / "config_resolved.yaml").is_file()
+
+    fixed = train(run, fashion_dir, "trainer.max_steps=2")
+    assert fixed.returncode == 0, fixed.stderr[-2000:]
+    assert OmegaConf.load(run / "config_resolved.yaml").ckpt_path is None  # the new run's
+    assert (run / "checkpoints" / "last.ckpt").is_file()

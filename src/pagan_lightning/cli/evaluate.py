@@ -60,6 +60,7 @@ COLUMNS = {
 }
 
 
+RESULTS = ("metrics.json",)  # an evaluation folder that holds these is refused
 NO_CHECKPOINT = "error: pagan-evaluate needs ckpt_path=<run>/checkpoints/<file>.ckpt"
 
 
@@ -186,12 +187,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     check_evaluate(cfg)  # bad settings fail before anything is loaded
     metrics = metrics_config(cfg.metrics)
     out = Path(cfg.output_dir)
-    claim(out, None)  # one writer at a time (released when the process ends)
-    if (out / "metrics.json").exists():
-        raise ConfigError(
-            f"{out} already holds an evaluation (metrics.json): give this one another "
-            f"hydra.run.dir, or leave it out for a fresh dated folder"
-        )
+    claim(out, None, RESULTS)  # one writer at a time (released when the process ends)
     device = cfg.device
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"

@@ -62,9 +62,9 @@ def flat(tree: object, prefix: str = "") -> dict[str, object]:
 def changed_on_resume(cfg: DictConfig, output_dir: Path) -> list[str]:
     """The keys of :data:`FIXED_ON_RESUME` whose values differ from the run's
     ``config_resolved.yaml`` (the first attempt's), but for :data:`FREE_ON_RESUME` and
-    ``cfg.resume_changes``."""
+    ``cfg.resume_changes``; none when the folder holds no run yet."""
     recorded = output_dir / "config_resolved.yaml"
-    if not cfg.get("ckpt_path") or not recorded.is_file():
+    if not cfg.get("ckpt_path") or not recorded.is_file() or not rundir.holds_run(output_dir):
         return []
     before = flat(OmegaConf.to_container(OmegaConf.load(recorded)))
     now = flat(OmegaConf.to_container(cfg, resolve=True))
@@ -80,11 +80,13 @@ def changed_on_resume(cfg: DictConfig, output_dir: Path) -> list[str]:
 @rank_zero_only
 def save_config(cfg: DictConfig, output_dir: Path) -> None:
     """``<output_dir>/config_resolved.yaml``, written by rank 0 only; a resume keeps the first
-    attempt's and writes its own beside it, ``config_resolved.resume<N>.yaml``."""
+    attempt's and writes its own beside it, ``config_resolved.resume<N>.yaml``. A new run
+    replaces the file of an attempt that stopped before its first step (the folder held no run,
+    :func:`pagan_lightning.runtime.rundir.check_folder`)."""
     output_dir.mkdir(parents=True, exist_ok=True)
     path = output_dir / "config_resolved.yaml"
     n = 1
-    while path.exists():
+    while path.exists() and rundir.holds_run(output_dir):
         path = output_dir / f"config_resolved.resume{n}.yaml"
         n += 1
     OmegaConf.save(cfg, path, resolve=True)

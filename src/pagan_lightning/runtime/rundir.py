@@ -1,9 +1,12 @@
 """Run folders: one writer at a time, a used folder only resumed, and what a folder tells.
 
-:class:`GuardRunFolder` (a Hydra callback of ``pagan-train``) refuses a folder that already
-holds a run's files, unless the command resumes that run from one of its own checkpoints,
-before Hydra writes anything there; a resume gets its own ``.hydra/resume<N>/``, so that the
-first attempt's ``.hydra/`` files stay as they were. :func:`claim` (rank 0, before anything is
+:class:`GuardRunFolder` (a Hydra callback of ``pagan-train``, ``pagan-evaluate`` and
+``pagan-train-classifier``) refuses a folder that cannot be written, or that already holds a
+run's results, unless the command resumes that run from one of its own checkpoints, before
+Hydra writes anything there; a resume gets its own ``.hydra/resume<N>/``, so that the first
+attempt's ``.hydra/`` files stay as they were. A training folder holds a run once it holds a
+checkpoint or a logged step: an attempt that failed before those leaves nothing to resume, and
+the folder takes a new run. :func:`claim` (rank 0, before anything is
 written) then takes an exclusive ``flock`` on ``<run>/.lock`` for the life of the process
 (released by the kernel however the process ends, SIGKILL included).
 """
@@ -20,13 +23,13 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 from pagan_lightning.runtime.errors import ConfigError
 
 LOCK = ".lock"
-# what a pagan-train run leaves in its folder
-RUN_FILES = ("config_resolved.yaml", "checkpoints", "csv/metrics.csv")
+# what a pagan-train run that took a step leaves in its folder
+RUN_FILES = ("checkpoints", "csv/metrics.csv")
 
 _held: dict[Path, int] = {}  # run folder -> file descriptor of its lock, kept open
 
 
-def claim(output_dir: Path, ckpt_path: str | None) -> None:
+def claim(output_dir: Path, ckpt_path: str | None, used_by: tuple[str, ...] = RUN_FILES) -> None:
     """Lock ``output_dir`` for this process and check that this run may write there.
 
     Raises:
@@ -44,11 +47,11 @@ def claim(output_dir: Path, ckpt_path: str | None) -> None:
         holder = os.read(fd, 64).decode(errors="replace").strip() or "?"
         os.close(fd)
         raise ConfigError(
-            f"{output_dir} is in use by another pagan-train (pid {holder}); a run folder has "
-            f"one writer. Wait for it to end, or give this run another hydra.run.dir"
+            f"{output_dir} is in use by another process (pid {holder}); an output folder has "
+            f"one writer. Wait for it to end, or give this command another hydra.run.dir"
         ) from None
     try:
-        check_folder(output_dir, ckpt_path)
+        check_folder(output_dir, ckpt_path, used_by)
     except ConfigError:
         os.close(fd)
         raise
@@ -58,8 +61,9 @@ def claim(output_dir: Path, ckpt_path: str | None) -> None:
 
 
 def check_writable(output_dir: Path) -> None:
-    """Refuse ``output_dir`` if it cannot be created or written: a file in its path, or a
-    folder this user may not write into (checked on the nearest one that exists)."""
+    """Create ``output_dir`` and check that this user may write there; refuse it in one line
+    if a file lies in its path, or the folder or one of its parents cannot be written (mode
+    bits, a read-only mount)."""
     existing = output_dir
     while not existing.exists() and existing != existing.parent:
         existing = existing.parent
@@ -68,16 +72,31 @@ def check_writable(output_dir: Path) -> None:
             f"hydra.run.dir={output_dir}: {existing} is a file, not a folder; give a "
             f"hydra.run.dir whose parents are folders"
         )
-    if not os.access(existing, os.W_OK | os.X_OK):
+    try:
+        output_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
         raise ConfigError(
-            f"hydra.run.dir={output_dir}: {existing} is not writable by this user; give a "
+            f"hydra.run.dir={output_dir}: {existing} is not writable by this user "
+            f"({err.strerror}); give a hydra.run.dir in a folder you can write"
+        ) from None
+    if not os.access(output_dir, os.W_OK | os.X_OK):
+        raise ConfigError(
+            f"hydra.run.dir={output_dir}: {output_dir} is not writable by this user; give a "
             f"hydra.run.dir in a folder you can write"
         )
 
 
-def check_folder(output_dir: Path, ckpt_path: str | None) -> None:
-    """Refuse ``output_dir`` if it holds a run that ``ckpt_path`` does not resume."""
-    used = [name for name in RUN_FILES if _nonempty(output_dir / name)]
+def check_folder(
+    output_dir: Path, ckpt_path: str | None, used_by: tuple[str, ...] = RUN_FILES
+) -> None:
+    """Refuse ``output_dir`` if it holds any of ``used_by`` (non-empty), unless these are a
+    training run's files (:data:`RUN_FILES`) and ``ckpt_path`` resumes that run."""
+    used = [name for name in used_by if _nonempty(output_dir / name)]
+    if used and used_by != RUN_FILES:
+        raise ConfigError(
+            f"{output_dir} already holds results ({', '.join(used)}): give this command another "
+            f"hydra.run.dir, or leave it out for a fresh dated folder"
+        )
     if used and not _resumes(output_dir, ckpt_path):
         raise ConfigError(
             f"{output_dir} already holds a run ({', '.join(used)}). Resume it with "
@@ -87,10 +106,15 @@ def check_folder(output_dir: Path, ckpt_path: str | None) -> None:
 
 
 class GuardRunFolder(Callback):
-    """Before Hydra writes ``.hydra/`` and the log of a single run: refuse another run's
-    folder in one line (nothing written there), and point a resume's ``.hydra/`` files to
-    ``.hydra/resume<N>/``. The ranks that Lightning's DDP launcher starts (``LOCAL_RANK`` > 0)
-    write no ``.hydra/`` at all: rank 0 has."""
+    """Before Hydra writes ``.hydra/`` and the log of a single run: refuse, in one line and
+    with nothing written there, a folder that cannot be written or that holds any of
+    ``used_by`` (results; a training run's may be resumed, see :func:`check_folder`), and
+    point a resume's
+    ``.hydra/`` files to ``.hydra/resume<N>/``. The ranks that Lightning's DDP launcher starts
+    (``LOCAL_RANK`` > 0) write no ``.hydra/`` at all: rank 0 has."""
+
+    def __init__(self, used_by: tuple[str, ...] | list[str] = RUN_FILES) -> None:
+        self.used_by = tuple(used_by)
 
     def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
         output_dir = Path(config.hydra.run.dir).resolve()
@@ -100,7 +124,8 @@ class GuardRunFolder(Callback):
                 return
             try:
                 check_writable(output_dir)
-                check_folder(output_dir, config.get("ckpt_path"))
+                resumes = config.get("ckpt_path") if self.used_by == RUN_FILES else None
+                check_folder(output_dir, resumes, self.used_by)
             except ConfigError as err:
                 sys.exit(f"error: {err}")
             if config.hydra.output_subdir and (output_dir / config.hydra.output_subdir).exists():
@@ -115,6 +140,11 @@ def release(output_dir: Path) -> None:
     fd = _held.pop(output_dir.resolve(), None)
     if fd is not None:
         os.close(fd)
+
+
+def holds_run(output_dir: Path) -> bool:
+    """Whether ``output_dir`` holds a training run that took a step (:data:`RUN_FILES`)."""
+    return any(_nonempty(output_dir / name) for name in RUN_FILES)
 
 
 def _nonempty(path: Path) -> bool:
