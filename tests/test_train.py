@@ -66,8 +66,9 @@ def test_short_run_writes_checkpoints_logs_and_resumes(fashion_dir: Path, tmp_pa
     games = {"train/d_x", "train/d_z", "train/d_pair", "train/g", "train/e"}
     assert games | {"val/rec_mse", "val/pair_match"} <= logged
 
-    # a resume that changes hyper-parameters is refused, naming them; nothing is written
-    original = (out / "config_resolved.yaml").read_text()
+    # a resume that changes hyper-parameters is refused, naming them, before Hydra writes
+    # anything (no .hydra/resume<N>/, no line in the log)
+    original, log = (out / "config_resolved.yaml").read_text(), (out / "train.log").read_bytes()
     changed = [*args, "trainer.max_steps=6", "ckpt_path=last", "seed=7", "data.batch_size=8"]
     refused = run(changed, tmp_path, check=False)
     assert refused.returncode == 1
@@ -75,6 +76,7 @@ def test_short_run_writes_checkpoints_logs_and_resumes(fashion_dir: Path, tmp_pa
     assert "changes data.batch_size, seed from the run's config_resolved.yaml" in line
     assert "resume_changes=[data.batch_size,seed]" in line
     assert (out / "config_resolved.yaml").read_text() == original
+    assert (out / "train.log").read_bytes() == log and not (out / ".hydra" / "resume1").exists()
     assert load_checkpoint(out / "checkpoints" / "last.ckpt")["global_step"] == 4
 
     # resume from the last checkpoint into the same run folder, up to 6 generator steps (a
@@ -84,6 +86,7 @@ def test_short_run_writes_checkpoints_logs_and_resumes(fashion_dir: Path, tmp_pa
     assert last["global_step"] == 6
     assert (out / "config_resolved.yaml").read_text() == original
     assert "max_steps: 6" in (out / "config_resolved.resume1.yaml").read_text()
+    assert "ckpt_path=last" in (out / ".hydra" / "resume1" / "overrides.yaml").read_text()
     model = load_module(out / "checkpoints" / "last.ckpt")
     assert isinstance(model, PAGAN)
     assert model.sample(2).shape == (2, 1, 32, 32)

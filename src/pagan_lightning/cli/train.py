@@ -39,44 +39,6 @@ def claim_run_dir(output_dir: Path, ckpt_path: str | None) -> None:
     rundir.claim(output_dir, ckpt_path)
 
 
-# what a resume must keep: the keys that decide the training's course
-FIXED_ON_RESUME = (
-    "seed",
-    "model",
-    "data",
-    "trainer.precision",
-    "trainer.devices",
-    "trainer.num_nodes",
-)
-# ... except where the data comes from and how it is loaded
-FREE_ON_RESUME = ("data.num_workers", "data.data_dir", "data.system_dir", "data.download")
-
-
-def flat(tree: object, prefix: str = "") -> dict[str, object]:
-    """A nested mapping as ``{dotted.key: leaf}`` (lists are leaves)."""
-    if not isinstance(tree, dict) or not tree:
-        return {prefix.rstrip("."): tree}
-    return {k: v for key, sub in tree.items() for k, v in flat(sub, f"{prefix}{key}.").items()}
-
-
-def changed_on_resume(cfg: DictConfig, output_dir: Path) -> list[str]:
-    """The keys of :data:`FIXED_ON_RESUME` whose values differ from the run's
-    ``config_resolved.yaml`` (the first attempt's), but for :data:`FREE_ON_RESUME` and
-    ``cfg.resume_changes``; none when the folder holds no run yet."""
-    recorded = output_dir / "config_resolved.yaml"
-    if not cfg.get("ckpt_path") or not recorded.is_file() or not rundir.holds_run(output_dir):
-        return []
-    before = flat(OmegaConf.to_container(OmegaConf.load(recorded)))
-    now = flat(OmegaConf.to_container(cfg, resolve=True))
-
-    def within(key: str, prefixes: tuple[str, ...]) -> bool:
-        return any(key == p or key.startswith(f"{p}.") for p in prefixes)
-
-    free = (*FREE_ON_RESUME, *cfg.get("resume_changes", []))
-    keys = sorted(k for k in before.keys() | now.keys() if within(k, FIXED_ON_RESUME))
-    return [k for k in keys if not within(k, free) and before.get(k) != now.get(k)]
-
-
 @rank_zero_only
 def save_config(cfg: DictConfig, output_dir: Path) -> None:
     """``<output_dir>/config_resolved.yaml``, written by rank 0 only; a resume keeps the first
@@ -119,13 +81,9 @@ def train(cfg: DictConfig) -> pl.Trainer:
     """Fit PAGAN as configured by ``cfg`` and return the trainer."""
     check_config(cfg)  # unknown keys, wrong types, bad values: before any work
     output_dir = Path(cfg.paths.output_dir)
-    changed = changed_on_resume(cfg, output_dir)
+    changed = rundir.changed_on_resume(cfg, output_dir)
     if changed:
-        raise ConfigError(
-            f"this resume changes {', '.join(changed)} from the run's config_resolved.yaml: "
-            f"resume with the run's values, or allow them with "
-            f"resume_changes=[{','.join(changed)}] (recorded beside the original config)"
-        )
+        raise rundir.changes_refused(changed)
     claim_run_dir(output_dir, cfg.get("ckpt_path"))  # one writer; a used folder only resumed
     ckpt_path = resume_point(cfg, output_dir)
     if cfg.get("seed") is not None:

@@ -39,8 +39,8 @@ def load_image(path: str) -> Image.Image:
             return image.convert("RGB")
     except BROKEN as err:
         raise UnreadableImageError(
-            f"unreadable image {path}: {err}. Fix: remove or replace the file, or set "
-            f"data.on_bad_image=skip to leave out the files that cannot be opened."
+            f"unreadable image {path}: {str(err).rstrip('.')}. Fix: remove or replace the file, "
+            f"or set data.on_bad_image=skip to leave out the files that cannot be opened."
         ) from None
 
 

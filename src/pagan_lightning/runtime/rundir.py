@@ -19,6 +19,7 @@ from typing import Any
 
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf, open_dict
+from omegaconf.errors import OmegaConfBaseException
 
 from pagan_lightning.runtime.errors import ConfigError
 
@@ -105,6 +106,59 @@ def check_folder(
         )
 
 
+# what a resume must keep: the keys that decide the training's course
+FIXED_ON_RESUME = (
+    "seed",
+    "model",
+    "data",
+    "trainer.precision",
+    "trainer.devices",
+    "trainer.num_nodes",
+)
+# ... except where the data comes from and how it is loaded
+FREE_ON_RESUME = ("data.num_workers", "data.data_dir", "data.system_dir", "data.download")
+
+
+def flat(tree: object, prefix: str = "") -> dict[str, object]:
+    """A nested mapping as ``{dotted.key: leaf}`` (lists are leaves)."""
+    if not isinstance(tree, dict) or not tree:
+        return {prefix.rstrip("."): tree}
+    return {k: v for key, sub in tree.items() for k, v in flat(sub, f"{prefix}{key}.").items()}
+
+
+def changed_on_resume(cfg: DictConfig, output_dir: Path) -> list[str]:
+    """The keys of :data:`FIXED_ON_RESUME` whose values differ from the run's
+    ``config_resolved.yaml`` (the first attempt's), but for :data:`FREE_ON_RESUME` and
+    ``cfg.resume_changes``; none when the folder holds no run yet."""
+    recorded = output_dir / "config_resolved.yaml"
+    if not cfg.get("ckpt_path") or not recorded.is_file() or not holds_run(output_dir):
+        return []
+    before = flat(OmegaConf.to_container(OmegaConf.load(recorded)))
+    now = {k: v for key in FIXED_ON_RESUME for k, v in flat(_resolved(cfg, key), f"{key}.").items()}
+
+    def within(key: str, prefixes: tuple[str, ...]) -> bool:
+        return any(key == p or key.startswith(f"{p}.") for p in prefixes)
+
+    free = (*FREE_ON_RESUME, *cfg.get("resume_changes", []))
+    keys = sorted(k for k in before.keys() | now.keys() if within(k, FIXED_ON_RESUME))
+    return [k for k in keys if not within(k, free) and before.get(k) != now.get(k)]
+
+
+def changes_refused(changed: list[str]) -> ConfigError:
+    """The one-line refusal of a resume that changes the keys ``changed``."""
+    return ConfigError(
+        f"this resume changes {', '.join(changed)} from the run's config_resolved.yaml: "
+        f"resume with the run's values, or allow them with "
+        f"resume_changes=[{','.join(changed)}] (recorded beside the original config)"
+    )
+
+
+def _resolved(cfg: DictConfig, key: str) -> object:
+    """The value at the dotted ``key`` of ``cfg``, interpolations resolved."""
+    value = OmegaConf.select(cfg, key)
+    return OmegaConf.to_container(value, resolve=True) if OmegaConf.is_config(value) else value
+
+
 class GuardRunFolder(Callback):
     """Before Hydra writes ``.hydra/`` and the log of a single run: refuse, in one line and
     with nothing written there, a folder that cannot be written or that holds any of
@@ -126,6 +180,8 @@ class GuardRunFolder(Callback):
                 check_writable(output_dir)
                 resumes = config.get("ckpt_path") if self.used_by == RUN_FILES else None
                 check_folder(output_dir, resumes, self.used_by)
+                if resumes and (changed := _changed_if_resolvable(config, output_dir)):
+                    raise changes_refused(changed)
             except ConfigError as err:
                 sys.exit(f"error: {err}")
             if config.hydra.output_subdir and (output_dir / config.hydra.output_subdir).exists():
@@ -133,6 +189,15 @@ class GuardRunFolder(Callback):
                 while (output_dir / config.hydra.output_subdir / f"resume{n}").exists():
                     n += 1
                 config.hydra.output_subdir = f"{config.hydra.output_subdir}/resume{n}"
+
+
+def _changed_if_resolvable(config: DictConfig, output_dir: Path) -> list[str]:
+    """:func:`changed_on_resume` where the keys resolve before Hydra's run starts (a key that
+    names ``${hydra:...}`` does not; ``pagan-train`` checks again once it does)."""
+    try:
+        return changed_on_resume(config, output_dir)
+    except OmegaConfBaseException:
+        return []
 
 
 def release(output_dir: Path) -> None:
