@@ -212,6 +212,17 @@ ROWS = {
         1,
         "steps=0 must be a positive integer",
     ),
+    "reproduce: --root below a file": Row(
+        lambda w: [
+            console_script("pagan-reproduce"),
+            str(w.out / "plan.yaml"),
+            "--root",
+            str(w.file / "plan"),
+        ],
+        1,
+        "is a file, not a folder; give a --root",
+        kept=lambda w: [w.file],
+    ),
     "reproduce: a job's last.ckpt is not a checkpoint": Row(
         lambda w: [
             console_script("pagan-reproduce"),

@@ -27,6 +27,7 @@ from omegaconf import DictConfig, OmegaConf
 from pagan_lightning.runtime.checkpoint import load_checkpoint
 from pagan_lightning.runtime.configs import config_dir
 from pagan_lightning.runtime.errors import UserError, bugs_reported, message
+from pagan_lightning.runtime.rundir import check_writable
 
 log = logging.getLogger("pagan_lightning.reproduce")
 
@@ -110,6 +111,7 @@ def main(argv: list[str] | None = None) -> None:
     root = args.root or Path("outputs") / "reproduce" / Path(args.plan).stem
     try:
         with bugs_reported(log):
+            check_writable(root, "--root")
             reproduce(plan, root)
     except UserError as err:
         sys.exit(f"error: {message(err)}")

@@ -61,29 +61,29 @@ def claim(output_dir: Path, ckpt_path: str | None, used_by: tuple[str, ...] = RU
     _held[output_dir] = fd
 
 
-def check_writable(output_dir: Path) -> None:
+def check_writable(output_dir: Path, option: str = "hydra.run.dir") -> None:
     """Create ``output_dir`` and check that this user may write there; refuse it in one line
     if a file lies in its path, or the folder or one of its parents cannot be written (mode
-    bits, a read-only mount)."""
+    bits, a read-only mount), naming the ``option`` that gave it."""
     existing = output_dir
     while not existing.exists() and existing != existing.parent:
         existing = existing.parent
     if not existing.is_dir():
         raise ConfigError(
-            f"hydra.run.dir={output_dir}: {existing} is a file, not a folder; give a "
-            f"hydra.run.dir whose parents are folders"
+            f"{option}={output_dir}: {existing} is a file, not a folder; give a "
+            f"{option} whose parents are folders"
         )
     try:
         output_dir.mkdir(parents=True, exist_ok=True)
     except OSError as err:
         raise ConfigError(
-            f"hydra.run.dir={output_dir}: {existing} is not writable by this user "
-            f"({err.strerror}); give a hydra.run.dir in a folder you can write"
+            f"{option}={output_dir}: {existing} is not writable by this user "
+            f"({err.strerror}); give a {option} in a folder you can write"
         ) from None
     if not os.access(output_dir, os.W_OK | os.X_OK):
         raise ConfigError(
-            f"hydra.run.dir={output_dir}: {output_dir} is not writable by this user; give a "
-            f"hydra.run.dir in a folder you can write"
+            f"{option}={output_dir}: {output_dir} is not writable by this user; give a "
+            f"{option} in a folder you can write"
         )
 
 
