@@ -10,15 +10,17 @@
 # .data/fashion-mnist): no console script, no download.
 #
 # Settings (environment): PYTHON (python3), FMNIST (.data/fashion-mnist, else Debian's),
-# TRAIN_TIME (00:00:04:00, Lightning's max_time), BENCH_STEPS (50), BENCH (the four names),
-# ACCEL (gpu: the trainer config group), TRAIN_EXTRA / CLASSIFIER_EXTRA / EVAL_EXTRA (overrides
-# added to bench + training / the classifier / the evaluation: tiny settings for the CPU test).
+# TRAIN_TIME (00:00:04:00, Lightning's max_time), BENCH_STEPS (50), BENCH_WARMUP (10),
+# BENCH (the four names), ACCEL (gpu: the trainer config group), TRAIN_EXTRA /
+# CLASSIFIER_EXTRA / EVAL_EXTRA (overrides added to bench + training / the classifier / the
+# evaluation: tiny settings for the CPU test).
 set -euo pipefail
 OUT=${1:?usage: scripts/gpu_check.sh <output folder>}
 PYTHON=${PYTHON:-python3}
 FMNIST=${FMNIST:-$([ -d .data/fashion-mnist ] && echo "$PWD/.data/fashion-mnist" || echo /usr/share/datasets/fashion-mnist)}
 TRAIN_TIME=${TRAIN_TIME:-00:00:04:00}
 BENCH_STEPS=${BENCH_STEPS:-50}
+BENCH_WARMUP=${BENCH_WARMUP:-10}
 BENCH=${BENCH:-fp32 bf16 bf16_channels_last bf16_channels_last_compile}
 read -r -a EXTRA <<< "${TRAIN_EXTRA:-}"
 read -r -a CLASSIFIER_EXTRA <<< "${CLASSIFIER_EXTRA:-}"
@@ -42,7 +44,7 @@ declare -A OPTS=(
 )
 for name in $BENCH; do
   read -r -a opts <<< "${OPTS[$name]}"
-  "$PYTHON" -m pagan_lightning.cli.bench --steps "$BENCH_STEPS" --warmup 10 --rounds 2 \
+  "$PYTHON" -m pagan_lightning.cli.bench --steps "$BENCH_STEPS" --warmup "$BENCH_WARMUP" --rounds 2 \
     --sweep-rounds 1 --batch-sizes 64 --eval-images 512 \
     trainer="$ACCEL" "${opts[@]}" "${EXTRA[@]}" | tee "$OUT/bench_$name.txt"
 done
