@@ -38,11 +38,12 @@ data:
 train: install data
 	$(BIN)/pagan-train experiment=quickstart $(ARGS)
 
-# the suite in TEST_WORKERS processes (pytest-xdist), a test file per process at a time, so
-# that a file's shared runs are trained once; each process gets its share of the cores
+# the suite in TEST_WORKERS processes (pytest-xdist), a test at a time, but the tests of a
+# module marked xdist_group stay in one process, so that its shared runs are trained once
+# (those modules go first); each process gets its share of the cores
 TEST_WORKERS ?= 2
 test: install data
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile $(ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup $(ARGS)
 
 # Throughput of the Trainer against a plain PyTorch loop (docs/performance.md), e.g.
 # make bench ARGS="trainer=gpu trainer.precision=bf16-mixed model.channels_last=true"

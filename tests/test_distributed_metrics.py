@@ -22,6 +22,8 @@ from pagan_lightning.runtime.errors import ConfigError
 from tests.helpers.configs import compose_train, console_script, synthetic_training
 from tests.helpers.files import write_mnist_like
 
+pytestmark = pytest.mark.xdist_group(__name__)  # its module fixtures are built once
+
 COMPARED = ("is", "is_std", "fid", "kid", "kid_std", "rid", "rid_std", "rmse_pixel", "l2_image")
 COUNTS = ("num_samples", "num_real", "num_test", "kid_subset_size")
 

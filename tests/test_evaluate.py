@@ -23,6 +23,8 @@ from pagan_lightning.runtime.checkpoint import load_checkpoint, load_module
 from tests.helpers.configs import console_script, run_cli, synthetic_training
 from tests.helpers.files import RunsCode, blob_images, write_mnist_like
 
+pytestmark = pytest.mark.xdist_group(__name__)  # its module fixtures are built once
+
 REPO = Path(__file__).resolve().parents[1]
 
 

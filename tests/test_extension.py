@@ -22,6 +22,8 @@ from tests.helpers.configs import console_script, importing_tests, quiet_trainer
 from tests.helpers.faults import kill_when, last_step, logged_losses
 from tests.helpers.files import write_mnist_like
 
+pytestmark = pytest.mark.xdist_group(__name__)  # its module fixtures are built once
+
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "my_pagan"
 STEPS = 9
 

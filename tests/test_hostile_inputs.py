@@ -24,6 +24,8 @@ from tests.helpers.configs import (
 )
 from tests.helpers.files import write_mnist_like
 
+pytestmark = pytest.mark.xdist_group(__name__)  # its module fixtures are built once
+
 FIXTURE = Path(__file__).parent / "fixtures" / "pagan-0.1.0-before-layout.ckpt"
 
 

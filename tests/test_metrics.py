@@ -49,6 +49,8 @@ from pagan_lightning.runtime.errors import ConfigError, MissingWeightsError
 from tests.helpers.configs import compose_train
 from tests.helpers.files import write_mnist_like
 
+pytestmark = pytest.mark.xdist_group(__name__)  # its module fixtures are built once
+
 # ------------------------------------------------------------------------------- fixtures
 
 

@@ -15,6 +15,8 @@ from pagan_lightning.metrics import Classifier, save_classifier
 from tests.helpers.configs import TINY, console_script, run_cli, synthetic_training
 from tests.helpers.files import write_mnist_like
 
+pytestmark = pytest.mark.xdist_group(__name__)  # its module fixtures are built once
+
 ROOT = Path(__file__).resolve().parents[1]
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
 FIRST_RUN = "pagan-train experiment=quickstart"  # the run that is resumed and evaluated

@@ -14,6 +14,8 @@ from pagan_lightning.runtime.checkpoint import load_checkpoint
 from tests.helpers.configs import TINY, synthetic_training
 from tests.helpers.files import write_mnist_like
 
+pytestmark = pytest.mark.xdist_group(__name__)  # its module fixtures are built once
+
 NO_ENCODER = ("model.encoder", "model.disc_z")  # TINY's keys that a plain GAN has not
 
 

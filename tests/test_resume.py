@@ -21,6 +21,8 @@ from tests.helpers.configs import console_script, importing_tests, run_cli, synt
 from tests.helpers.faults import kill_when, last_step, logged_losses, tensorboard_scalars
 from tests.helpers.files import write_mnist_like
 
+pytestmark = pytest.mark.xdist_group(__name__)  # its module fixtures are built once
+
 STEPS = 20
 LOSSES = ["train/d_x", "train/d_z", "train/d_pair", "train/g", "train/e"]
 
