@@ -95,6 +95,11 @@ def evaluate(w: World, *extra: str) -> list[str]:
     ]
 
 
+def reproduce(w: World, root: Path) -> list[str]:
+    """``pagan-reproduce`` of the one-job plan into ``root``."""
+    return [console_script("pagan-reproduce"), str(w.out / "plan.yaml"), "--root", str(root)]
+
+
 @dataclass(frozen=True)
 class Row:
     command: Callable[[World], list[str]]
@@ -215,23 +220,13 @@ ROWS = {
         "steps=0 must be a positive integer",
     ),
     "reproduce: --root below a file": Row(
-        lambda w: [
-            console_script("pagan-reproduce"),
-            str(w.out / "plan.yaml"),
-            "--root",
-            str(w.file / "plan"),
-        ],
+        lambda w: reproduce(w, w.file / "plan"),
         1,
         "is a file, not a folder; give a --root",
         kept=lambda w: [w.file],
     ),
     "reproduce: a job's last.ckpt is not a checkpoint": Row(
-        lambda w: [
-            console_script("pagan-reproduce"),
-            str(w.out / "plan.yaml"),
-            "--root",
-            str(w.out / "plan"),
-        ],
+        lambda w: reproduce(w, w.out / "plan"),
         1,
         "refused to load checkpoint",
         kept=lambda w: [w.corrupt_job / "checkpoints" / "last.ckpt"],
