@@ -120,6 +120,17 @@ ROWS = {
         "is a file, not a folder",
         kept=lambda w: [w.file],
     ),
+    "train -m: hydra.sweep.dir below a file": Row(
+        lambda w: [
+            console_script("pagan-train"),
+            "-m",
+            *synthetic_training(w.data),
+            f"hydra.sweep.dir={w.file / 'sweep'}",
+        ],
+        1,
+        "is a file, not a folder; give a hydra.sweep.dir",
+        kept=lambda w: [w.file],
+    ),
     "train: 4 image channels": Row(
         lambda w: [
             console_script("pagan-train"),
@@ -282,3 +293,17 @@ def test_an_output_folder_this_user_cannot_write_is_refused_before_any_work(
     last = done.stderr.strip().splitlines()[-1]
     assert f"{locked} is not writable by this user" in last, last
     assert not (locked / "pagan_run").exists()
+
+
+def test_an_existing_output_folder_this_user_cannot_write_is_refused(tmp_path: Path) -> None:
+    """The folder itself, not a new one in it (for root on ``/sys``, ``os.access`` says yes)."""
+    locked = unwritable_folder(tmp_path)
+    done = subprocess.run(
+        [console_script("pagan-train"), *TINY, f"hydra.run.dir={locked}"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 1, done.stderr[-3000:]
+    last = done.stderr.strip().splitlines()[-1]
+    assert f"{locked} is not writable by this user" in last, last

@@ -93,7 +93,7 @@ def test_a_second_pagan_train_into_a_running_folder_is_refused(fashion_dir: Path
         out = train(run, fashion_dir, "trainer.max_steps=2", "ckpt_path=last")
         assert out.returncode != 0 and "Traceback" not in out.stderr
         assert f"in use by another process (pid {proc.pid})" in out.stderr
-        assert not (run / "config_resolved.yaml").exists()
+        assert sorted(p.name for p in run.iterdir()) == [".lock"]  # no .hydra/, no log
     finally:
         proc.kill()
         proc.wait()
@@ -113,4 +113,7 @@ def test_an_attempt_that_failed_before_its_first_step_leaves_the_folder_usable(
     fixed = train(run, fashion_dir, "trainer.max_steps=2")
     assert fixed.returncode == 0, fixed.stderr[-2000:]
     assert OmegaConf.load(run / "config_resolved.yaml").ckpt_path is None  # the new run's
+    # and so are Hydra's files, which pagan-collect reads the run's variant and seed from
+    assert "ckpt_path" not in (run / ".hydra" / "overrides.yaml").read_text()
+    assert not (run / ".hydra" / "resume1").exists()
     assert (run / "checkpoints" / "last.ckpt").is_file()

@@ -14,6 +14,7 @@ written) then takes an exclusive ``flock`` on ``<run>/.lock`` for the life of th
 import fcntl
 import os
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -43,15 +44,7 @@ def claim(output_dir: Path, ckpt_path: str | None, used_by: tuple[str, ...] = RU
         return
     fd = os.open(output_dir / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        holder = os.read(fd, 64).decode(errors="replace").strip() or "?"
-        os.close(fd)
-        raise ConfigError(
-            f"{output_dir} is in use by another process (pid {holder}); an output folder has "
-            f"one writer. Wait for it to end, or give this command another hydra.run.dir"
-        ) from None
-    try:
+        _lock(fd, output_dir)
         check_folder(output_dir, ckpt_path, used_by)
     except ConfigError:
         os.close(fd)
@@ -80,11 +73,25 @@ def check_writable(output_dir: Path, option: str = "hydra.run.dir") -> None:
             f"{option}={output_dir}: {existing} is not writable by this user "
             f"({err.strerror}); give a {option} in a folder you can write"
         ) from None
-    if not os.access(output_dir, os.W_OK | os.X_OK):
+    try:
+        with tempfile.TemporaryFile(dir=output_dir):
+            pass
+    except OSError as err:
         raise ConfigError(
-            f"{option}={output_dir}: {output_dir} is not writable by this user; give a "
-            f"{option} in a folder you can write"
-        )
+            f"{option}={output_dir}: {output_dir} is not writable by this user "
+            f"({err.strerror}); give a {option} in a folder you can write"
+        ) from None
+
+
+def check_free(output_dir: Path) -> None:
+    """Refuse ``output_dir`` if another process holds its lock (:func:`claim`); this one
+    does not keep it."""
+    if (output_dir / LOCK).is_file() and output_dir not in _held:
+        fd = os.open(output_dir / LOCK, os.O_RDONLY)
+        try:
+            _lock(fd, output_dir)
+        finally:
+            os.close(fd)
 
 
 def check_folder(
@@ -161,14 +168,22 @@ def _resolved(cfg: DictConfig, key: str) -> object:
 
 class GuardRunFolder(Callback):
     """Before Hydra writes ``.hydra/`` and the log of a single run: refuse, in one line and
-    with nothing written there, a folder that cannot be written or that holds any of
-    ``used_by`` (results; a training run's may be resumed, see :func:`check_folder`), and
-    point a resume's
-    ``.hydra/`` files to ``.hydra/resume<N>/``. The ranks that Lightning's DDP launcher starts
-    (``LOCAL_RANK`` > 0) write no ``.hydra/`` at all: rank 0 has."""
+    with nothing written there, a folder that cannot be written, that another process holds,
+    or that holds any of ``used_by`` (results; a training run's may be resumed, see
+    :func:`check_folder`), and point a resume's ``.hydra/`` files to ``.hydra/resume<N>/``
+    (a training folder whose earlier attempt took no step gets the new run's files instead).
+    A multirun's sweep folder is checked for writing before its first job. The ranks that
+    Lightning's DDP launcher starts (``LOCAL_RANK`` > 0) write no ``.hydra/`` at all: rank 0
+    has."""
 
     def __init__(self, used_by: tuple[str, ...] | list[str] = RUN_FILES) -> None:
         self.used_by = tuple(used_by)
+
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        try:
+            check_writable(Path(config.hydra.sweep.dir).resolve(), "hydra.sweep.dir")
+        except ConfigError as err:
+            sys.exit(f"error: {err}")
 
     def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
         output_dir = Path(config.hydra.run.dir).resolve()
@@ -176,19 +191,23 @@ class GuardRunFolder(Callback):
             if os.environ.get("LOCAL_RANK", "0") != "0":
                 config.hydra.output_subdir = None
                 return
+            training = self.used_by == RUN_FILES
             try:
                 check_writable(output_dir)
-                resumes = config.get("ckpt_path") if self.used_by == RUN_FILES else None
+                check_free(output_dir)
+                resumes = config.get("ckpt_path") if training else None
                 check_folder(output_dir, resumes, self.used_by)
                 if resumes and (changed := _changed_if_resolvable(config, output_dir)):
                     raise changes_refused(changed)
             except ConfigError as err:
                 sys.exit(f"error: {err}")
-            if config.hydra.output_subdir and (output_dir / config.hydra.output_subdir).exists():
+            subdir = config.hydra.output_subdir
+            earlier = holds_run(output_dir) or not training  # files worth keeping
+            if subdir and (output_dir / subdir).exists() and earlier:
                 n = 1
-                while (output_dir / config.hydra.output_subdir / f"resume{n}").exists():
+                while (output_dir / subdir / f"resume{n}").exists():
                     n += 1
-                config.hydra.output_subdir = f"{config.hydra.output_subdir}/resume{n}"
+                config.hydra.output_subdir = f"{subdir}/resume{n}"
 
 
 def _changed_if_resolvable(config: DictConfig, output_dir: Path) -> list[str]:
@@ -198,6 +217,18 @@ def _changed_if_resolvable(config: DictConfig, output_dir: Path) -> list[str]:
         return changed_on_resume(config, output_dir)
     except OmegaConfBaseException:
         return []
+
+
+def _lock(fd: int, output_dir: Path) -> None:
+    """Take the exclusive lock of ``fd`` (``output_dir``'s lock file) without waiting."""
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "?"
+        raise ConfigError(
+            f"{output_dir} is in use by another process (pid {holder}); an output folder has "
+            f"one writer. Wait for it to end, or give this command another hydra.run.dir"
+        ) from None
 
 
 def release(output_dir: Path) -> None:
