@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from omegaconf import OmegaConf
 
+from pagan_lightning.cli.collect import collect, summarize
 from pagan_lightning.metrics import Classifier, save_classifier
 from pagan_lightning.runtime.checkpoint import load_checkpoint
 from tests.helpers.configs import TINY, synthetic_training
@@ -122,3 +123,16 @@ def test_the_gan_is_evaluated_on_generation_only_and_says_why(reproduction: dict
     assert pagan["reconstruction"] == "sample" and isinstance(pagan["rid"], float)
     summary = (reproduction["root"] / "summary.md").read_text()
     assert "| GAN | 1 |" in summary and "| PAGAN (width) | 1 |" in summary
+
+
+def test_exported_records_collect_to_the_same_table(reproduction: dict, tmp_path: Path) -> None:
+    root, records = reproduction["root"], tmp_path / "records"
+    subprocess.run(
+        [sys.executable, "-m", "pagan_lightning.cli.collect", str(root), "--export", str(records)],
+        capture_output=True,
+        check=True,
+    )
+    assert not list(records.rglob("*.ckpt")) and not list(records.rglob("events.out.*"))
+    assert (records / "gan" / "seed1" / "eval" / "step_000004" / "samples.png").is_file()
+    assert collect(records) == collect(root)  # steps from the evaluation, not the checkpoint
+    assert summarize(records) == summarize(root)

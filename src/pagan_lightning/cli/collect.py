@@ -2,19 +2,25 @@
 
 A job is any folder under the sweep dir with a ``.hydra/`` record (Hydra writes one per job).
 Each row holds the job's variant (``vae`` for ``model=vae``) and overrides, its generator steps
-(from ``last.ckpt``; 0 when the job wrote none), the numbers of its newest ``pagan-evaluate``
-output (``<job>/eval/*/metrics.json``: IS, FID, RID, RMSE and AUG, and the feature space) and
-the last logged value of every metric in its ``csv/metrics.csv``.
+(from ``last.ckpt``, else from its evaluation; 0 when it has neither), the numbers of its
+newest ``pagan-evaluate`` output (``<job>/eval/*/metrics.json``: IS, FID, RID, RMSE and AUG, and
+the feature space) and the last logged value of every metric in its ``csv/metrics.csv``.
 
 Beside it, ``summary.md``, ``summary.csv`` and ``summary.png``: the jobs that differ only by
 ``seed`` in one group each, mean ± std of each metric over the seeds, and the verdicts on the
 paper's Table 3 orderings (see :mod:`pagan_lightning.reporting.summary`).
+
+With ``--export DIR``, each job's record (its ``.hydra/`` files, ``csv/metrics.csv`` and newest
+evaluation folder, without checkpoints or TensorBoard events) is copied to the same place
+under ``DIR``: a folder small enough to commit, from which ``pagan-collect DIR`` writes the same
+table and summary.
 """
 
 import argparse
 import csv
 import json
 import logging
+import shutil
 from pathlib import Path
 
 from omegaconf import OmegaConf
@@ -23,7 +29,7 @@ from pagan_lightning.reporting import summary
 from pagan_lightning.reporting.figures import summary_bars
 from pagan_lightning.runtime.checkpoint import load_checkpoint
 from pagan_lightning.runtime.errors import CorruptDataError, UserError, bugs_reported
-from pagan_lightning.runtime.rundir import row_name
+from pagan_lightning.runtime.rundir import check_writable, row_name
 
 EVAL_KEYS = (  # from pagan-evaluate's metrics.json, in this order
     "is",
@@ -100,14 +106,14 @@ def job_row(job_dir: Path, sweep_dir: Path) -> dict[str, str]:
     overrides = overrides_of(job_dir)
     metrics = last_values(job_dir / "csv" / "metrics.csv")
     checkpoint = job_dir / "checkpoints" / "last.ckpt"
-    steps = "0"
+    steps = newest_evaluation(job_dir).get("global_step", 0)
     if checkpoint.exists():  # generator steps (global_step), not batches
-        steps = str(load_checkpoint(checkpoint)["global_step"])
+        steps = load_checkpoint(checkpoint)["global_step"]
     row = {
         "job": str(job_dir.relative_to(sweep_dir)),
         "variant": row_name(job_dir),
         "overrides": " ".join(str(o) for o in overrides),
-        "steps": steps,
+        "steps": str(steps),
     }
     metrics.pop("epoch", None)
     metrics.pop("step", None)
@@ -205,14 +211,36 @@ def summarize(sweep_dir: Path) -> list[summary.Group]:
     return groups
 
 
+def export(sweep_dir: Path, records: Path) -> None:
+    """Copy each job's record under ``sweep_dir`` (``.hydra/*.yaml``, ``csv/metrics.csv``, the
+    newest ``eval/*/`` folder) to the same place under ``records``."""
+    for job in find_jobs(sweep_dir):
+        target = records / job.relative_to(sweep_dir)
+        files = [*(job / ".hydra").glob("*.yaml"), job / "csv" / "metrics.csv"]
+        evaluations = sorted(job.glob("eval/*/metrics.json"))
+        if evaluations:
+            files += [p for p in evaluations[-1].parent.iterdir() if p.is_file()]
+        for path in files:
+            if path.is_file():
+                (target / path.parent.relative_to(job)).mkdir(parents=True, exist_ok=True)
+                shutil.copy2(path, target / path.relative_to(job))
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("sweep_dir", type=Path, help="a Hydra multirun folder")
+    parser.add_argument(
+        "--export", type=Path, metavar="DIR", help="copy each job's record (no checkpoints) here"
+    )
     args = parser.parse_args(argv)
     try:
         with bugs_reported(logging.getLogger("pagan_lightning.collect")):
+            if args.export:
+                check_writable(args.export, "--export")
             collect(args.sweep_dir)
             summarize(args.sweep_dir)
+            if args.export:
+                export(args.sweep_dir, args.export)
     except (FileNotFoundError, UserError) as err:
         parser.exit(2, f"error: {err}\n")
     print((args.sweep_dir / "table.md").read_text())
