@@ -116,7 +116,7 @@ def test_mean_and_sample_std_over_seeds(reproduction: Path) -> None:
         inputs = [fake_metrics(variant, mode, seed) for seed in (1, 2, 3)]
         row = rows[label]
         assert row["n"] == "3" and row["seeds"] == "1 2 3"
-        cells = [label, "3", "1 2 3"]
+        cells = [label, "3", "1 2 3", "not recorded: 3"]
         for metric in ("fid", "is", "kid", "rid", "rmse_pixel", "l2_image", "aug_rid"):
             values = [m[metric] for m in inputs]
             mean, std = statistics.fmean(values), statistics.stdev(values)  # ddof=1
@@ -312,6 +312,22 @@ def test_the_training_pair_match_is_summarised_beside_the_evaluation(tmp_path: P
     (job / "csv" / "metrics.csv").write_text("step,val/pair_match\n499,0.0\n")
     (group,) = summarize(tmp_path)
     assert group.n == 3 and group.stat("val/pair_match") == stat(values)
+
+
+def test_each_group_says_the_precisions_its_seeds_trained_in(tmp_path: Path) -> None:
+    precisions = {1: "32-true", 2: "bf16-mixed", 3: "32-true", 4: None}
+    for seed, precision in precisions.items():
+        job = tmp_path / str(seed)
+        write_job(job, ["variant=pagan", f"seed={seed}"], fake_metrics("pagan", None, seed))
+        if precision is not None:  # pagan-train's record of the resolved config
+            resolved = {"seed": seed, "trainer": {"precision": precision}}
+            OmegaConf.save(resolved, job / "config_resolved.yaml")
+    (group,) = summarize(tmp_path)
+    assert group.precisions == "32-true: 2, bf16-mixed: 1, not recorded: 1"
+    row = (tmp_path / "summary.md").read_text().splitlines()[6]
+    assert "| 1 2 3 4 | 32-true: 2, bf16-mixed: 1, not recorded: 1 |" in row
+    with open(tmp_path / "summary.csv", newline="") as f:
+        assert next(csv.DictReader(f))["precision"] == group.precisions
 
 
 @pytest.mark.parametrize(

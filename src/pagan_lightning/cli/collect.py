@@ -2,7 +2,8 @@
 
 A job is any folder under the sweep dir with a ``.hydra/`` record (Hydra writes one per job).
 Each row holds the job's variant (``vae`` for ``model=vae``) and overrides, its generator steps
-(from ``last.ckpt``, else from its evaluation; 0 when it has neither), the numbers of its
+(from ``last.ckpt``, else from its evaluation; 0 when it has neither), its training precision
+(from ``config_resolved.yaml``), the numbers of its
 newest ``pagan-evaluate`` output (``<job>/eval/*/metrics.json``: IS, FID, RID, RMSE and AUG, and
 the feature space) and the last logged value of every metric in its ``csv/metrics.csv``.
 
@@ -10,10 +11,10 @@ Beside it, ``summary.md``, ``summary.csv`` and ``summary.png``: the jobs that di
 ``seed`` in one group each, mean ± std of each metric over the seeds, and the verdicts on the
 paper's Table 3 orderings (see :mod:`pagan_lightning.reporting.summary`).
 
-With ``--export DIR``, each job's record (its ``.hydra/`` files, ``csv/metrics.csv`` and newest
-evaluation folder, without checkpoints or TensorBoard events) is copied to the same place
-under ``DIR``: a folder small enough to commit, from which ``pagan-collect DIR`` writes the same
-table and summary.
+With ``--export DIR``, each job's record (its ``.hydra/`` files, ``config_resolved.yaml``,
+``csv/metrics.csv`` and newest evaluation folder, without checkpoints or TensorBoard events) is
+copied to the same place under ``DIR``: a folder small enough to commit, from which
+``pagan-collect DIR`` writes the same table and summary.
 """
 
 import argparse
@@ -114,6 +115,7 @@ def job_row(job_dir: Path, sweep_dir: Path) -> dict[str, str]:
         "variant": row_name(job_dir),
         "overrides": " ".join(str(o) for o in overrides),
         "steps": str(steps),
+        "precision": precision_of(job_dir) or "",
     }
     metrics.pop("epoch", None)
     metrics.pop("step", None)
@@ -167,6 +169,15 @@ def collect(sweep_dir: Path) -> list[dict[str, str]]:
     return rows
 
 
+def precision_of(job_dir: Path) -> str | None:
+    """The ``trainer.precision`` the job trained in (its ``config_resolved.yaml``), if known."""
+    resolved = job_dir / "config_resolved.yaml"
+    if not resolved.is_file():
+        return None
+    precision = OmegaConf.select(OmegaConf.load(resolved), "trainer.precision", default=None)
+    return None if precision is None else str(precision)
+
+
 def read_job(job_dir: Path) -> summary.Job:
     """A job's variant, pair mode and seed (from its ``.hydra/``), raw evaluation numbers and
     the last logged value of :data:`summary.LOGGED` metrics."""
@@ -185,6 +196,7 @@ def read_job(job_dir: Path) -> summary.Job:
         variant=row_name(job_dir),
         mode=OmegaConf.select(config, "model.disc_pair.mode", default=None),
         seed=None if seed is None else str(seed),
+        precision=precision_of(job_dir),
         overrides=summary.other_overrides(overrides),
         metrics={k: float(v) for k, v in metrics.items() if summary.finite(v)},
     )
@@ -212,11 +224,12 @@ def summarize(sweep_dir: Path) -> list[summary.Group]:
 
 
 def export(sweep_dir: Path, records: Path) -> None:
-    """Copy each job's record under ``sweep_dir`` (``.hydra/*.yaml``, ``csv/metrics.csv``, the
-    newest ``eval/*/`` folder) to the same place under ``records``."""
+    """Copy each job's record under ``sweep_dir`` (``.hydra/*.yaml``, ``config_resolved.yaml``,
+    ``csv/metrics.csv``, the newest ``eval/*/`` folder) to the same place under ``records``."""
     for job in find_jobs(sweep_dir):
         target = records / job.relative_to(sweep_dir)
-        files = [*(job / ".hydra").glob("*.yaml"), job / "csv" / "metrics.csv"]
+        files = [*(job / ".hydra").glob("*.yaml"), job / "config_resolved.yaml"]
+        files.append(job / "csv" / "metrics.csv")
         evaluations = sorted(job.glob("eval/*/metrics.json"))
         if evaluations:
             files += [p for p in evaluations[-1].parent.iterdir() if p.is_file()]

@@ -13,6 +13,7 @@ Pure functions only: the files are read and written by :mod:`pagan_lightning.cli
 
 import math
 import statistics
+from collections import Counter
 from dataclasses import dataclass, field
 
 from scipy.stats import ttest_ind_from_stats
@@ -58,11 +59,13 @@ IGNORED_KEYS = {"seed", "ckpt_path"}
 class Job:
     """One Hydra job: its ``variant`` (``vae`` for ``model=vae``), pair mode (``None`` without
     a pair discriminator), seed, the overrides other than ``seed`` and those the label shows,
-    and the numbers of its newest evaluation (empty when it has none)."""
+    the precision it trained in (``None`` when not recorded) and the numbers of its newest
+    evaluation (empty when it has none)."""
 
     variant: str
     mode: str | None = None
     seed: str | None = None
+    precision: str | None = None
     overrides: tuple[str, ...] = ()
     metrics: dict[str, float] = field(default_factory=dict)
 
@@ -125,6 +128,12 @@ class Group:
     def n(self) -> int:
         """The number of seeds (jobs) with an evaluation."""
         return len(self.seeds)
+
+    @property
+    def precisions(self) -> str:
+        """The precisions of the evaluated seeds, e.g. ``32-true: 2, bf16-mixed: 1``."""
+        counts = Counter(job.precision or "not recorded" for job in self.evaluated)
+        return ", ".join(f"{precision}: {n}" for precision, n in counts.items())
 
     @property
     def evaluated(self) -> list[Job]:
@@ -266,6 +275,7 @@ def summary_rows(groups: list[Group]) -> list[dict[str, str]]:
     rows = []
     for g in groups:
         row = {"group": g.label, "n": str(g.n), "seeds": " ".join(g.seeds)}
+        row["precision"] = g.precisions
         for metric in METRICS:
             s = g.stat(metric)
             row[f"{metric}_mean"] = "" if s is None else repr(s.mean)
@@ -276,18 +286,19 @@ def summary_rows(groups: list[Group]) -> list[dict[str, str]]:
 
 def summary_markdown(groups: list[Group]) -> str:
     """``summary.md``: a table of mean ± std per group and metric, then the Table 3 verdicts."""
-    columns = ["group", "n", "seeds", *METRICS.values()]
+    columns = ["group", "n", "seeds", "precision", *METRICS.values()]
     lines = [
         "## Mean ± sample std (ddof=1) over seeds",
         "",
         "n: the seeds with an evaluation. RMSE/pixel: per pixel; L2/image: per image; "
-        "pair_match: the training's last val/pair_match.",
+        "pair_match: the training's last val/pair_match. precision: the seeds' training "
+        "precision (trainer.precision in config_resolved.yaml).",
         "",
         "| " + " | ".join(columns) + " |",
         "|" + "---|" * len(columns),
     ]
     for g in groups:
-        cells = [g.label, str(g.n), " ".join(g.seeds)]
+        cells = [g.label, str(g.n), " ".join(g.seeds), g.precisions]
         cells += [str(s) if (s := g.stat(m)) is not None else "" for m in METRICS]
         lines.append("| " + " | ".join(cells) + " |")
     checks = verdicts(groups)
