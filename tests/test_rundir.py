@@ -41,13 +41,16 @@ def test_a_second_writer_is_refused_until_the_first_ends_even_by_sigkill(tmp_pat
     rundir.release(tmp_path)
 
 
-def train(run: Path, data: Path, *overrides: str) -> subprocess.CompletedProcess:
+def train(
+    run: Path, data: Path, *overrides: str, multirun: bool = False
+) -> subprocess.CompletedProcess:
     args = [
         console_script("pagan-train"),
+        *(["-m"] if multirun else []),
         *synthetic_training(data),
         "trainer.limit_val_batches=0",
         "trainer.log_every_n_steps=1",
-        f"hydra.run.dir={run}",
+        f"hydra.sweep.dir={run}" if multirun else f"hydra.run.dir={run}",
         *overrides,
     ]
     return subprocess.run(args, capture_output=True, text=True, timeout=600)
@@ -117,3 +120,35 @@ def test_an_attempt_that_failed_before_its_first_step_leaves_the_folder_usable(
     assert "ckpt_path" not in (run / ".hydra" / "overrides.yaml").read_text()
     assert not (run / ".hydra" / "resume1").exists()
     assert (run / "checkpoints" / "last.ckpt").is_file()
+
+
+def test_a_multirun_into_used_job_folders_is_refused_or_resumed(fashion_dir: Path, tmp_path):
+    """A sweep folder's job folders are checked before the first job, not after Hydra has
+    written its files there; a resumed sweep keeps each job's first ``.hydra/``."""
+    sweep = tmp_path / "sweep"
+
+    def multirun(*overrides: str) -> subprocess.CompletedProcess:
+        return train(sweep, fashion_dir, *overrides, multirun=True)
+
+    first = multirun("trainer.max_steps=2")
+    assert first.returncode == 0, first.stderr[-2000:]
+    job = sweep / "0"
+    before = snapshot(job)
+
+    again = multirun("trainer.max_steps=2")
+    assert again.returncode == 1 and "Traceback" not in again.stderr
+    assert again.stderr.strip().splitlines()[-1] == (
+        f"error: {job} already holds a run (checkpoints, csv/metrics.csv)."
+        f" Resume it with ckpt_path=last, or start the new run in another folder (leave "
+        f"hydra.sweep.dir out for a fresh dated one)"
+    )
+    assert snapshot(job) == before  # nothing written, Hydra's files and log included
+
+    resumed = multirun("trainer.max_steps=3", "ckpt_path=last")
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    after = snapshot(job)
+    assert all(
+        after[f".hydra/{n}.yaml"] == before[f".hydra/{n}.yaml"] for n in ("config", "overrides")
+    )
+    assert "ckpt_path=last" in (job / ".hydra" / "resume1" / "overrides.yaml").read_text()
+    assert OmegaConf.load(job / "config_resolved.yaml").trainer.max_steps == 2  # the first's

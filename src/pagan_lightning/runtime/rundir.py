@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from hydra.experimental.callback import Callback
-from omegaconf import DictConfig, OmegaConf, open_dict
+from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 from omegaconf.errors import OmegaConfBaseException
 
 from pagan_lightning.runtime.errors import ConfigError
@@ -95,20 +95,24 @@ def check_free(output_dir: Path) -> None:
 
 
 def check_folder(
-    output_dir: Path, ckpt_path: str | None, used_by: tuple[str, ...] = RUN_FILES
+    output_dir: Path,
+    ckpt_path: str | None,
+    used_by: tuple[str, ...] = RUN_FILES,
+    option: str = "hydra.run.dir",
 ) -> None:
     """Refuse ``output_dir`` if it holds any of ``used_by`` (non-empty), unless these are a
-    training run's files (:data:`RUN_FILES`) and ``ckpt_path`` resumes that run."""
+    training run's files (:data:`RUN_FILES`) and ``ckpt_path`` resumes that run; the error
+    names the ``option`` that gave the folder."""
     used = [name for name in used_by if _nonempty(output_dir / name)]
     if used and used_by != RUN_FILES:
         raise ConfigError(
             f"{output_dir} already holds results ({', '.join(used)}): give this command another "
-            f"hydra.run.dir, or leave it out for a fresh dated folder"
+            f"{option}, or leave it out for a fresh dated folder"
         )
     if used and not _resumes(output_dir, ckpt_path):
         raise ConfigError(
             f"{output_dir} already holds a run ({', '.join(used)}). Resume it with "
-            f"ckpt_path=last, or start the new run in another folder (leave hydra.run.dir "
+            f"ckpt_path=last, or start the new run in another folder (leave {option} "
             f"out for a fresh dated one)"
         )
 
@@ -172,7 +176,8 @@ class GuardRunFolder(Callback):
     or that holds any of ``used_by`` (results; a training run's may be resumed, see
     :func:`check_folder`), and point a resume's ``.hydra/`` files to ``.hydra/resume<N>/``
     (a training folder whose earlier attempt took no step gets the new run's files instead).
-    A multirun's sweep folder is checked for writing before its first job. The ranks that
+    A multirun's sweep folder and the job folders it already holds get the same checks before
+    its first job, and a resumed sweep's jobs write ``.hydra/resume<N>/``. The ranks that
     Lightning's DDP launcher starts (``LOCAL_RANK`` > 0) write no ``.hydra/`` at all: rank 0
     has."""
 
@@ -180,10 +185,24 @@ class GuardRunFolder(Callback):
         self.used_by = tuple(used_by)
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        sweep_dir = Path(config.hydra.sweep.dir).resolve()
+        training = self.used_by == RUN_FILES
+        resumes = config.get("ckpt_path") if training else None
         try:
-            check_writable(Path(config.hydra.sweep.dir).resolve(), "hydra.sweep.dir")
+            check_writable(sweep_dir, "hydra.sweep.dir")
+            jobs = [d for d in sorted(sweep_dir.iterdir()) if d.is_dir()]
+            for job in jobs:
+                check_free(job)
+                check_folder(job, resumes, self.used_by, "hydra.sweep.dir")
         except ConfigError as err:
             sys.exit(f"error: {err}")
+        subdir = config.hydra.output_subdir
+        if resumes and subdir and any((job / subdir).exists() for job in jobs):
+            n = 1
+            while any((job / subdir / f"resume{n}").exists() for job in jobs):
+                n += 1
+            with read_write(config.hydra.overrides):  # each job's config is composed from these
+                config.hydra.overrides.hydra.append(f"hydra.output_subdir={subdir}/resume{n}")
 
     def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
         output_dir = Path(config.hydra.run.dir).resolve()
