@@ -314,20 +314,40 @@ def test_the_training_pair_match_is_summarised_beside_the_evaluation(tmp_path: P
     assert group.n == 3 and group.stat("val/pair_match") == stat(values)
 
 
-def test_each_group_says_the_precisions_its_seeds_trained_in(tmp_path: Path) -> None:
-    precisions = {1: "32-true", 2: "bf16-mixed", 3: "32-true", 4: None}
-    for seed, precision in precisions.items():
-        job = tmp_path / str(seed)
-        write_job(job, ["variant=pagan", f"seed={seed}"], fake_metrics("pagan", None, seed))
+def test_precisions_and_feature_spaces_are_never_pooled_or_compared(tmp_path: Path) -> None:
+    """Seeds trained in another precision, or evaluated in another feature space (another
+    classifier's weights), form groups of their own, labelled; the orderings compare groups of
+    one precision and one feature space only."""
+
+    def job(name: str, variant: str, seed: int, precision: str | None, weights: str) -> None:
+        metrics = fake_metrics(variant, "width", seed) | {"feature_weights_sha256": weights * 8}
+        write_job(tmp_path / name, [f"variant={variant}", f"seed={seed}"], metrics)
         if precision is not None:  # pagan-train's record of the resolved config
             resolved = {"seed": seed, "trainer": {"precision": precision}}
-            OmegaConf.save(resolved, job / "config_resolved.yaml")
-    (group,) = summarize(tmp_path)
-    assert group.precisions == "32-true: 2, bf16-mixed: 1, not recorded: 1"
-    row = (tmp_path / "summary.md").read_text().splitlines()[6]
-    assert "| 1 2 3 4 | 32-true: 2, bf16-mixed: 1, not recorded: 1 |" in row
-    with open(tmp_path / "summary.csv", newline="") as f:
-        assert next(csv.DictReader(f))["precision"] == group.precisions
+            OmegaConf.save(resolved, tmp_path / name / "config_resolved.yaml")
+
+    for seed in (1, 2):
+        job(f"fp32_{seed}", "pagan", seed, "32-true", "a")
+        job(f"bf16_{seed}", "pagan", seed, "bf16-mixed", "a")
+        job(f"other_{seed}", "noaug", seed, "32-true", "b")
+    job("unknown_1", "noaug", 1, None, "a")
+    groups = {g.label: g for g in summarize(tmp_path)}
+    assert groups.keys() == {
+        "PAGAN (width) [precision=32-true]",
+        "PAGAN (width) [precision=bf16-mixed]",
+        "PAGAN-NOAUG (width) [precision=32-true features=classifier:bbbbbbbb]",
+        "PAGAN-NOAUG (width) [features=classifier:aaaaaaaa]",
+    }
+    assert all(g.n == 2 for label, g in groups.items() if label.startswith("PAGAN ("))
+    assert groups["PAGAN (width) [precision=bf16-mixed]"].precisions == "bf16-mixed: 2"
+    summary = (tmp_path / "summary.md").read_text()
+    assert "- none: needs PAGAN and" in summary  # no two groups share both
+
+    for seed in (1, 2):  # a NOAUG in PAGAN fp32's precision and feature space
+        job(f"same_{seed}", "noaug", seed, "32-true", "a")
+    summary = summarize(tmp_path) and (tmp_path / "summary.md").read_text()
+    assert "Each line is one of 3 comparisons" in summary
+    assert summary.count("PAGAN (width) [precision=32-true] < PAGAN-NOAUG (width)") == 2  # FID, RID
 
 
 @pytest.mark.parametrize(

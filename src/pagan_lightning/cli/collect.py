@@ -178,17 +178,32 @@ def precision_of(job_dir: Path) -> str | None:
     return None if precision is None else str(precision)
 
 
+def override_value(overrides: list[str], key: str) -> str | None:
+    """The value that ``overrides`` give ``key``, if any."""
+    found = [o.split("=", 1)[1] for o in overrides if summary.override_key(o) == key]
+    return found[-1] if found else None
+
+
+def feature_space(results: dict) -> str | None:
+    """An evaluation's feature space: its extractor and the first 8 hex digits of its
+    weights' sha256 (``classifier:68a56b92``); ``None`` without an evaluation."""
+    if "features" not in results:
+        return None
+    digest = results.get("feature_weights_sha256")
+    return str(results["features"]) + (f":{str(digest)[:8]}" if digest else "")
+
+
 def read_job(job_dir: Path) -> summary.Job:
     """A job's variant, pair mode and seed (from its ``.hydra/``), raw evaluation numbers and
     the last logged value of :data:`summary.LOGGED` metrics."""
     overrides = overrides_of(job_dir)
     config_yaml = job_dir / ".hydra" / "config.yaml"
     config = OmegaConf.load(config_yaml) if config_yaml.exists() else OmegaConf.create()
-    seed = next(
-        (o.split("=", 1)[1] for o in overrides if summary.override_key(o) == "seed"),
-        OmegaConf.select(config, "seed", default=None),  # the config's, when not overridden
-    )
-    metrics = {k: v for k, v in newest_evaluation(job_dir).items() if k in summary.EVALUATED}
+    seed = override_value(overrides, "seed")
+    if seed is None:  # the config's, when not overridden
+        seed = OmegaConf.select(config, "seed", default=None)
+    results = newest_evaluation(job_dir)
+    metrics = {k: v for k, v in results.items() if k in summary.EVALUATED}
     logged = last_values(job_dir / "csv" / "metrics.csv")
     csv_file = job_dir / "csv" / "metrics.csv"
     metrics |= {k: number(csv_file, k, logged[k]) for k in summary.LOGGED if k in logged}
@@ -196,7 +211,8 @@ def read_job(job_dir: Path) -> summary.Job:
         variant=row_name(job_dir),
         mode=OmegaConf.select(config, "model.disc_pair.mode", default=None),
         seed=None if seed is None else str(seed),
-        precision=precision_of(job_dir),
+        precision=precision_of(job_dir) or override_value(overrides, "trainer.precision"),
+        features=feature_space(results),
         overrides=summary.other_overrides(overrides),
         metrics={k: float(v) for k, v in metrics.items() if summary.finite(v)},
     )

@@ -52,20 +52,22 @@ NAMES = {  # variant (or model=vae) -> the paper's name (Tables 2-4, Appendix B.
 }
 # overrides that the label shows, and those that never tell models apart
 LABEL_KEYS = {"variant", "model", "model.disc_pair.mode", "model/disc_pair"}
-IGNORED_KEYS = {"seed", "ckpt_path"}
+IGNORED_KEYS = {"seed", "ckpt_path", "trainer.precision"}  # precision: the run's resolved one
 
 
 @dataclass
 class Job:
     """One Hydra job: its ``variant`` (``vae`` for ``model=vae``), pair mode (``None`` without
     a pair discriminator), seed, the overrides other than ``seed`` and those the label shows,
-    the precision it trained in (``None`` when not recorded) and the numbers of its newest
-    evaluation (empty when it has none)."""
+    the precision it trained in (``None`` when not recorded), the feature space of its
+    evaluation (the extractor and its weights' hash) and the numbers of its newest evaluation
+    (empty when it has none)."""
 
     variant: str
     mode: str | None = None
     seed: str | None = None
     precision: str | None = None
+    features: str | None = None
     overrides: tuple[str, ...] = ()
     metrics: dict[str, float] = field(default_factory=dict)
 
@@ -107,13 +109,20 @@ def stat(values: list[float]) -> Stat | None:
 
 @dataclass
 class Group:
-    """The jobs of one model that differ only by ``seed``."""
+    """The jobs of one model that differ only by ``seed``: the same overrides, precision and
+    feature space (numbers of two feature spaces are never averaged or compared)."""
 
     variant: str
     mode: str | None
     overrides: tuple[str, ...]  # all but seed and those the label shows (Job.overrides)
-    extras: tuple[str, ...]  # the overrides that set it apart from groups of the same name
+    extras: tuple[str, ...]  # what sets it apart from groups of the same name
     jobs: list[Job]
+    precision: str | None = None
+    features: str | None = None
+
+    @property
+    def key(self) -> tuple:
+        return self.variant, self.mode, self.overrides, self.precision, self.features
 
     @property
     def base(self) -> str:
@@ -162,20 +171,39 @@ def group_jobs(jobs: list[Job]) -> list[Group]:
     """Jobs that differ only by ``seed`` in one group each, in the paper's order (PAGAN,
     PAGAN-NOAUG, PAGAN-L1, WPAGAN, f-PAGAN, VAE; width before channel).
 
-    Groups of the same name (variant and pair mode) that differ by other overrides get those
-    overrides in their label, all but those that every group of that name shares, so distinct
-    groups never merge and the usual case (one sweep per model) reads ``PAGAN (width)``.
+    Groups of the same name (variant and pair mode) that differ by other overrides, precision
+    or feature space get those in their label, all but what every group of that name shares,
+    so distinct groups never merge and the usual case (one sweep per model) reads
+    ``PAGAN (width)``.
     """
     by_key: dict[tuple, list[Job]] = {}
-    for job in jobs:
-        by_key.setdefault((job.variant, job.mode, job.overrides), []).append(job)
-    shared: dict[tuple, set[str]] = {}  # (variant, mode) -> overrides of all its groups
-    for variant, mode, overrides in by_key:
-        common = shared.get((variant, mode))
-        shared[(variant, mode)] = set(overrides) if common is None else common & set(overrides)
+    for job in sorted(jobs, key=lambda job: job.features is None):  # evaluated ones first
+        key = (job.variant, job.mode, job.overrides, job.precision, job.features)
+        if job.features is None:  # not evaluated yet: joins its model's group, if any
+            key = next((k for k in by_key if k[:4] == key[:4]), key)
+        by_key.setdefault(key, []).append(job)
+
+    def tags(key: tuple) -> tuple[str, ...]:
+        _, _, overrides, precision, features = key
+        named = (f"precision={precision}",) if precision else ()
+        return overrides + named + ((f"features={features}",) if features else ())
+
+    shared: dict[tuple, set[str]] = {}  # (variant, mode) -> tags of all its groups
+    for key in by_key:
+        common = shared.get(key[:2])
+        shared[key[:2]] = set(tags(key)) if common is None else common & set(tags(key))
     groups = [
-        Group(v, m, overrides, tuple(o for o in overrides if o not in shared[(v, m)]), members)
-        for (v, m, overrides), members in by_key.items()
+        Group(
+            v,
+            m,
+            overrides,
+            tuple(t for t in tags(key) if t not in shared[(v, m)]),
+            members,
+            precision,
+            features,
+        )
+        for key, members in by_key.items()
+        for v, m, overrides, precision, features in [key]
     ]
     return sorted(groups, key=_order)
 
@@ -231,14 +259,16 @@ def claims(groups: list[Group]) -> list[tuple[str, Group, Group, Stat, Stat, boo
     (m)`` has a lower FID and RID and a higher IS than ``PAGAN-L1`` and ``PAGAN-NOAUG (m)``
     (Table 3), and a lower FID and a higher IS than ``GAN`` (the generation claim). A rival
     must have the same other overrides as the PAGAN group (so a PAGAN with another encoder is
-    not judged against L1's default one); both sides need the metric."""
-    lookup = {(g.variant, g.mode, g.overrides): g for g in groups}
+    not judged against L1's default one), precision and feature space; both sides need the
+    metric."""
+    lookup = {g.key: g for g in groups}
     found = []
     for pagan in (g for g in groups if g.variant == "pagan"):
+        same = pagan.key[2:]
         rivals = [
-            (lookup.get(("l1", None, pagan.overrides)), TABLE3),
-            (lookup.get(("noaug", pagan.mode, pagan.overrides)), TABLE3),
-            (lookup.get(("gan", None, pagan.overrides)), GENERATION),
+            (lookup.get(("l1", None, *same)), TABLE3),
+            (lookup.get(("noaug", pagan.mode, *same)), TABLE3),
+            (lookup.get(("gan", None, *same)), GENERATION),
         ]
         for rival, metrics in rivals:
             for metric, lower_is_better in metrics.items():
