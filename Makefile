@@ -71,7 +71,8 @@ define evaluate_and_collect
 	$(BIN)/pagan-collect $(1)
 endef
 
-# The dataset classifier whose feature space metrics=quick uses (a few minutes on CPU).
+# The dataset classifier whose feature space metrics=quick uses: shipped (the results' feature
+# space); trained here only where it is missing (a few minutes on CPU).
 classifiers/FashionMNIST.pt: | install data
 	$(BIN)/pagan-train-classifier data=fashion_mnist
 
