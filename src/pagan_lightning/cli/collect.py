@@ -29,7 +29,12 @@ from omegaconf import OmegaConf
 from pagan_lightning.reporting import summary
 from pagan_lightning.reporting.figures import summary_bars
 from pagan_lightning.runtime.checkpoint import load_checkpoint
-from pagan_lightning.runtime.errors import CorruptDataError, UserError, bugs_reported
+from pagan_lightning.runtime.errors import (
+    CorruptDataError,
+    RunNotFoundError,
+    UserError,
+    bugs_reported,
+)
 from pagan_lightning.runtime.rundir import check_writable, row_name
 
 EVAL_KEYS = (  # from pagan-evaluate's metrics.json, in this order
@@ -141,7 +146,7 @@ def find_jobs(sweep_dir: Path) -> list[Path]:
         ],
     )
     if not jobs:
-        raise FileNotFoundError(f"no Hydra job folders (with .hydra/) under {sweep_dir}")
+        raise RunNotFoundError(f"no Hydra job folders (with .hydra/) under {sweep_dir}")
     return jobs
 
 
@@ -270,7 +275,7 @@ def main(argv: list[str] | None = None) -> None:
             summarize(args.sweep_dir)
             if args.export:
                 export(args.sweep_dir, args.export)
-    except (FileNotFoundError, UserError) as err:
+    except UserError as err:
         parser.exit(2, f"error: {err}\n")
     print((args.sweep_dir / "table.md").read_text())
     print((args.sweep_dir / "summary.md").read_text(), end="")

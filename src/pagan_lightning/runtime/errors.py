@@ -18,6 +18,10 @@ class DataNotFoundError(UserError, FileNotFoundError):
     """A dataset is neither on disk nor downloadable."""
 
 
+class RunNotFoundError(UserError, FileNotFoundError):
+    """A folder named as runs to read holds none."""
+
+
 class CorruptDataError(UserError, ValueError):
     """A data file is on disk but truncated or corrupt."""
 
