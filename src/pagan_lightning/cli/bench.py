@@ -443,7 +443,7 @@ def bench(args: argparse.Namespace, overrides: list[str]) -> float:
         print(f"\nagainst {' '.join(args.against)} ({base_flops / 1e9:.2f} GFLOP a step),")
         print(f"the two trainers interleaved, fastest of {args.rounds} rounds:")
         print_timing("this", this, flops, peak)
-        print_timing("against", base, base_flops, peak)
+        print_timing("against", base, base_flops, machine_peak(base_cfg, device))
         print(f"speed-up against it: {this.steps_per_s / base.steps_per_s:.2f}x steps/s")
 
     sweep = [int(b) for b in args.batch_sizes.split(",") if b] or [batch // 2, batch, 2 * batch]
