@@ -1,0 +1,58 @@
+"""PAGAN (channel) trained with Algorithm 1's simultaneous update order (the quickstart's) against
+the alternating order (discriminators first, then G and E against the updated ones), run B's
+settings otherwise. Welch's t over seeds per measure, Bonferroni over the measures:
+
+    cd docs/results/quick_bf16 && ../../../.venv/bin/python update_order.py > update_order.md
+"""
+
+import csv
+import statistics
+from pathlib import Path
+
+from scipy.stats import ttest_ind
+
+MEASURES = {  # column: what a better model has
+    "fid": "lower",
+    "is": "higher",
+    "kid": "lower",
+    "rid": "lower",
+    "rmse_pixel": "lower",
+    "val/pair_match": "higher",
+}
+ALPHA = 0.05
+
+with open(Path(__file__).with_name("table.csv"), newline="") as file:
+    rows = list(csv.DictReader(file))
+jobs = {
+    order: [r for r in rows if r["job"].split("/")[0] == folder]
+    for order, folder in (
+        ("simultaneous", "pagan_channel"),
+        ("alternating", "pagan_channel_alternating"),
+    )
+}
+
+
+def cell(values: list[float]) -> str:
+    return f"{statistics.mean(values):.4g} ± {statistics.stdev(values):.2g}"
+
+
+print(
+    f"{len(MEASURES)} comparisons, Welch's t over seeds, two-sided; a difference is decided when"
+    f" p < {ALPHA} / {len(MEASURES)} = {ALPHA / len(MEASURES):.4f}. Mean ± sample std over seeds"
+    f" {', '.join(r['job'].split('seed')[-1] for r in jobs['simultaneous'])} (simultaneous) and"
+    f" {', '.join(r['job'].split('seed')[-1] for r in jobs['alternating'])} (alternating)."
+)
+print()
+print("| measure | better | simultaneous | alternating | p | verdict |")
+print("|---|---|---|---|---|---|")
+for measure, better in MEASURES.items():
+    a = [float(r[measure]) for r in jobs["simultaneous"]]
+    b = [float(r[measure]) for r in jobs["alternating"]]
+    p = ttest_ind(a, b, equal_var=False).pvalue
+    if p < ALPHA / len(MEASURES):
+        lower = "simultaneous" if statistics.mean(a) < statistics.mean(b) else "alternating"
+        higher = "alternating" if lower == "simultaneous" else "simultaneous"
+        verdict = f"{lower if better == 'lower' else higher} better"
+    else:
+        verdict = "undecided"
+    print(f"| {measure} | {better} | {cell(a)} | {cell(b)} | {p:.2g} | {verdict} |")
