@@ -1,6 +1,8 @@
 """PAGAN (channel) trained with Algorithm 1's simultaneous update order (the quickstart's) against
 the alternating order (discriminators first, then G and E against the updated ones), run B's
-settings otherwise. Welch's t over seeds per measure, Bonferroni over the measures:
+settings otherwise: seeds 1-3 from run B's jobs here, seeds 4-5 from
+``../update_order_seeds45/`` (the same settings, machine and classifier). Welch's t over seeds
+per measure, Bonferroni over the measures:
 
     cd docs/results/quick_bf16 && ../../../.venv/bin/python update_order.py > update_order.md
 """
@@ -21,8 +23,11 @@ MEASURES = {  # column: what a better model has
 }
 ALPHA = 0.05
 
-with open(Path(__file__).with_name("table.csv"), newline="") as file:
-    rows = list(csv.DictReader(file))
+HERE = Path(__file__).parent
+rows = []
+for table in (HERE / "table.csv", HERE.parent / "update_order_seeds45" / "table.csv"):
+    with open(table, newline="") as file:
+        rows += csv.DictReader(file)
 jobs = {
     order: [r for r in rows if r["job"].split("/")[0] == folder]
     for order, folder in (
