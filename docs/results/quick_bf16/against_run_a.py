@@ -9,7 +9,7 @@ import csv
 import statistics
 from pathlib import Path
 
-from scipy.stats import ttest_ind
+from pagan_lightning.reporting.summary import stat, welch_p
 
 HERE = Path(__file__).parent
 MEASURES = ["rmse_pixel", "l2_image", "val/rec_mse", "val/pair_match"]
@@ -36,7 +36,7 @@ for measure in MEASURES:
         b = [float(r[measure]) for r in run_b[model] if r.get(measure)]
         if len(a) < 2 or len(b) < 2 or statistics.stdev(a) + statistics.stdev(b) == 0:
             continue
-        p = ttest_ind(a, b, equal_var=False).pvalue
+        p = welch_p(stat(a), stat(b))
         lines.append(f"| {measure} | {model} | {cell(a)} | {cell(b)} | {p:.2g} |")
 print(f"{len(lines)} comparisons, Welch's t over seeds, two-sided; mean ± sample std (n).")
 print()
