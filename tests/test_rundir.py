@@ -1,7 +1,9 @@
 """A run folder belongs to one run (issue #12): a second writer is refused, a used folder is
 only resumed, and nothing of the first run is lost or mixed."""
 
+import csv
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -102,11 +104,12 @@ def test_a_second_pagan_train_into_a_running_folder_is_refused(fashion_dir: Path
         proc.wait()
 
 
-def test_an_attempt_that_failed_before_its_first_step_leaves_the_folder_usable(
+def test_attempts_that_saved_no_checkpoint_leave_the_folder_usable(
     fashion_dir: Path, tmp_path: Path
 ) -> None:
     """A bad ``ckpt_path`` fails after Hydra and the loggers set the folder up, before any
-    step: the folder holds no run, and the corrected command trains there."""
+    step: the folder holds no run, and the corrected command trains there. A run that took
+    steps but saved no checkpoint is resumed from step 0."""
     run, empty = tmp_path / "run", tmp_path / "empty.ckpt"
     empty.touch()
     failed = train(run, fashion_dir, "trainer.max_steps=2", f"ckpt_path={empty}")
@@ -119,6 +122,18 @@ def test_an_attempt_that_failed_before_its_first_step_leaves_the_folder_usable(
     # and so are Hydra's files, which pagan-collect reads the run's variant and seed from
     assert "ckpt_path" not in (run / ".hydra" / "overrides.yaml").read_text()
     assert not (run / ".hydra" / "resume1").exists()
+    assert (run / "checkpoints" / "last.ckpt").is_file()
+
+    # a run that logged steps but saved no checkpoint (killed before its first save): the
+    # resume starts it again from step 0, and its log is kept beside the new one
+    shutil.rmtree(run / "checkpoints")
+    log = (run / "csv" / "metrics.csv").read_bytes()
+    again = train(run, fashion_dir, "trainer.max_steps=2", "ckpt_path=last")
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert "saved no checkpoint; training starts again from step 0" in again.stdout
+    assert (run / "csv" / "metrics.attempt1.csv").read_bytes() == log
+    steps = [row["step"] for row in csv.DictReader((run / "csv" / "metrics.csv").open())]
+    assert sorted(set(steps)) == ["0", "1"] and len(steps) == len(set(steps))
     assert (run / "checkpoints" / "last.ckpt").is_file()
 
 

@@ -59,22 +59,35 @@ def resume_point(cfg: DictConfig, output_dir: Path) -> str | None:
     the temporary files of a kill while it was rewritten removed. (A newer ``step_<N>.ckpt``
     may exist then; resuming from it would lose the log row of step N - 1, which Lightning
     writes after that checkpoint, so the run goes back to ``last.ckpt`` and computes those
-    steps again, exactly.) With no ``last.ckpt`` it stops instead of starting afresh
-    (Lightning would warn and train from scratch)."""
+    steps again, exactly.) A run that logged steps but saved no checkpoint starts again from
+    step 0, its log kept aside as ``csv/metrics.attempt<N>.csv``; with no ``last.ckpt``
+    otherwise it stops instead of starting afresh (Lightning would warn and train from
+    scratch)."""
     ckpt_path = cfg.get("ckpt_path")
     if ckpt_path != "last":
         return ckpt_path
     default = str(output_dir / "checkpoints")
     folder = Path(OmegaConf.select(cfg, "callbacks.model_checkpoint.dirpath", default=default))
     last = folder / "last.ckpt"
-    if not last.is_file():
+    if rank_zero_only.rank != 0:  # rank 0 has checked the folder and decided
+        return str(last) if last.is_file() else None
+    for temporary in folder.glob(".*.ckpt.tmp-*"):  # this process holds the folder's lock
+        temporary.unlink()
+    if last.is_file():
+        return str(last)
+    if not rundir.holds_run(output_dir) or any(folder.glob("*.ckpt")):
         raise ConfigError(
             f"ckpt_path=last: no {last} to resume from. Give the folder of the "
             f"run to resume with hydra.run.dir=<run folder>, or drop ckpt_path to start a new run"
         )
-    for temporary in folder.glob(".*.ckpt.tmp-*"):  # this process holds the folder's lock
-        temporary.unlink(missing_ok=True)  # (another rank may have removed it)
-    return str(last)
+    kept = rundir.set_aside_log(output_dir)
+    log.warning(
+        "ckpt_path=last: %s logged steps but saved no checkpoint; training starts again from "
+        "step 0%s",
+        output_dir,
+        f" (the earlier log: {kept})" if kept else "",
+    )
+    return None
 
 
 def train(cfg: DictConfig) -> pl.Trainer:

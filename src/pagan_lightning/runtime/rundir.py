@@ -262,6 +262,19 @@ def holds_run(output_dir: Path) -> bool:
     return any(_nonempty(output_dir / name) for name in RUN_FILES)
 
 
+def set_aside_log(output_dir: Path) -> Path | None:
+    """Rename the ``csv/metrics.csv`` of a run that saved no checkpoint to
+    ``csv/metrics.attempt<N>.csv`` (a new run starts in the folder); returns the new path,
+    ``None`` without a log."""
+    log = output_dir / "csv" / "metrics.csv"
+    if not log.is_file():
+        return None
+    n = 1
+    while (kept := log.with_name(f"metrics.attempt{n}.csv")).exists():
+        n += 1
+    return log.rename(kept)
+
+
 def _nonempty(path: Path) -> bool:
     return path.is_file() or (path.is_dir() and any(path.iterdir()))
 
