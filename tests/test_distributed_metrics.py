@@ -4,7 +4,6 @@ of ``pagan-evaluate``) on one process, for one process and for two (gloo, uneven
 
 import json
 import socket
-import subprocess
 import time
 from pathlib import Path
 
@@ -19,7 +18,7 @@ from pagan_lightning.metrics.distributed import prior_codes, shard
 from pagan_lightning.reporting.callbacks import use_rank_zero_buffers
 from pagan_lightning.runtime.configs import instantiate_model
 from pagan_lightning.runtime.errors import ConfigError
-from tests.helpers.configs import compose_train, console_script, synthetic_training
+from tests.helpers.configs import cli, compose_train, console_script, synthetic_training
 from tests.helpers.files import write_mnist_like
 
 pytestmark = pytest.mark.xdist_group(__name__)  # its module fixtures are built once
@@ -187,7 +186,7 @@ def test_missing_weights_stop_the_run_before_training(tmp_path: Path) -> None:
     data = tmp_path / "data"
     write_mnist_like(data / "FashionMNIST" / "raw", n_train=256, n_test=64)
     run = tmp_path / "run"
-    out = subprocess.run(
+    out = cli(
         [
             console_script("pagan-train"),
             *synthetic_training(data),
@@ -196,8 +195,6 @@ def test_missing_weights_stop_the_run_before_training(tmp_path: Path) -> None:
             "trainer.max_steps=2",
             f"hydra.run.dir={run}",
         ],
-        capture_output=True,
-        text=True,
         timeout=300,
     )
     assert out.returncode == 1

@@ -20,7 +20,7 @@ from pagan_lightning.metrics import Classifier, save_classifier
 from pagan_lightning.nets.pair import pair_match
 from pagan_lightning.reporting.probe import read_pair_discriminator
 from pagan_lightning.runtime.checkpoint import load_checkpoint, load_module
-from tests.helpers.configs import console_script, run_cli, synthetic_training
+from tests.helpers.configs import cli, console_script, run_cli, synthetic_training
 from tests.helpers.files import RunsCode, blob_images, write_mnist_like
 
 pytestmark = pytest.mark.xdist_group(__name__)  # its module fixtures are built once
@@ -99,14 +99,12 @@ def test_evaluate_writes_every_output(tiny_run: dict[str, Path]) -> None:
 
     # a second evaluation into the same folder is refused before any work: one writer
     written, log = (out_dir / "metrics.json").read_bytes(), (out_dir / "evaluate.log").read_bytes()
-    again = subprocess.run(
+    again = cli(
         [
             console_script("pagan-evaluate"),
             f"ckpt_path={tiny_run['ckpt']}",
             f"hydra.run.dir={out_dir}",
         ],
-        capture_output=True,
-        text=True,
         timeout=600,
     )
     last = again.stderr.splitlines()[-1]
@@ -205,7 +203,7 @@ def evaluate_cli(tiny_run: dict[str, Path], out: Path, *overrides: str):
         f"hydra.run.dir={out}",
         *overrides,
     ]
-    return subprocess.run(args, capture_output=True, text=True, timeout=600)
+    return cli(args, timeout=600)
 
 
 def assert_refused(out: subprocess.CompletedProcess, message: str, marker: Path) -> None:
@@ -267,10 +265,8 @@ def test_a_model_with_non_finite_weights_is_not_scored(
     torch.save(checkpoint, poisoned)
     shutil.copy(tiny_run["ckpt"].parents[1] / "config_resolved.yaml", tmp_path / "run")
     out_dir = tmp_path / "run" / "eval" / "nan"
-    out = subprocess.run(
+    out = cli(
         [console_script("pagan-evaluate"), f"ckpt_path={poisoned}", f"hydra.run.dir={out_dir}"],
-        capture_output=True,
-        text=True,
         timeout=600,
     )
     assert out.returncode == 1 and "Traceback" not in out.stderr

@@ -18,7 +18,13 @@ from pagan_lightning.data import FashionMNISTDataModule
 from pagan_lightning.nets import Discriminator, Encoder, Generator, LatentDiscriminator
 from pagan_lightning.runtime.checkpoint import AtomicCheckpointIO, CheckpointError, load_checkpoint
 from pagan_lightning.runtime.errors import ConfigError
-from tests.helpers.configs import console_script, importing_tests, quiet_trainer, synthetic_training
+from tests.helpers.configs import (
+    cli,
+    console_script,
+    importing_tests,
+    quiet_trainer,
+    synthetic_training,
+)
 from tests.helpers.faults import kill_when, last_step, logged_losses
 from tests.helpers.files import write_mnist_like
 
@@ -59,9 +65,7 @@ def train_cmd(user: dict, run: Path, *extra: str) -> list[str]:
 
 
 def run(cmd: list[str], user: dict, ok: bool = True) -> subprocess.CompletedProcess:
-    out = subprocess.run(
-        cmd, capture_output=True, text=True, timeout=600, env=user["env"], cwd=user["root"]
-    )
+    out = cli(cmd, timeout=600, env=user["env"], cwd=user["root"])
     assert (out.returncode == 0) == ok, out.stderr[-3000:]
     return out
 

@@ -5,7 +5,6 @@ is a new row."""
 import hashlib
 import os
 import shutil
-import subprocess
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ from pagan_lightning.runtime.configs import instantiate_model
 from pagan_lightning.runtime.errors import BUG
 from tests.helpers.configs import (
     TINY,
+    cli,
     compose_train,
     console_script,
     quiet_trainer,
@@ -264,7 +264,7 @@ def digest(path: Path) -> str:
 def test_hostile_input(case: str, world: World) -> None:
     row = ROWS[case]
     kept = {path: digest(path) for path in row.kept(world)}
-    done = subprocess.run(row.command(world), capture_output=True, text=True, timeout=300)
+    done = cli(row.command(world), timeout=300)
     assert done.returncode == row.status, done.stderr[-3000:]
     assert "Traceback" not in done.stderr and BUG not in done.stderr, done.stderr[-3000:]
     last = done.stderr.strip().splitlines()[-1]
@@ -303,10 +303,8 @@ def test_an_output_folder_this_user_cannot_write_is_refused_before_any_work(
     locked = unwritable_folder(tmp_path)
     args = {"pagan-train": TINY, "pagan-evaluate": [f"ckpt_path={FIXTURE}"]}.get(tool, [])
     run_dir = locked / "pagan_run" if new else locked
-    done = subprocess.run(
+    done = cli(
         [console_script(tool), *args, f"hydra.run.dir={run_dir}"],
-        capture_output=True,
-        text=True,
         timeout=300,
     )
     assert done.returncode == 1, done.stderr[-3000:]

@@ -6,7 +6,6 @@ import dataclasses
 import itertools
 import math
 import shutil
-import subprocess
 import sys
 import urllib.error
 from collections.abc import Callable
@@ -46,7 +45,7 @@ from pagan_lightning.metrics import (
 from pagan_lightning.metrics.features import INCEPTION_FILE
 from pagan_lightning.runtime.configs import config_dir
 from pagan_lightning.runtime.errors import ConfigError, MissingWeightsError
-from tests.helpers.configs import compose_train
+from tests.helpers.configs import cli, compose_train
 from tests.helpers.files import write_mnist_like
 
 pytestmark = pytest.mark.xdist_group(__name__)  # its module fixtures are built once
@@ -479,7 +478,7 @@ def test_train_classifier_cli_reports_missing_data_in_one_line(tmp_path: Path) -
         f"weights={tmp_path / 'FashionMNIST.pt'}",
         f"hydra.run.dir={tmp_path / 'run'}",
     ]
-    out = subprocess.run(args, capture_output=True, text=True, timeout=300)
+    out = cli(args, timeout=300)
     assert out.returncode != 0
     assert "error: FashionMNIST is not in" in out.stderr and "Traceback" not in out.stderr
 
@@ -498,6 +497,6 @@ def test_train_classifier_checks_its_config_before_any_work(
 ) -> None:
     args = [sys.executable, "-m", "pagan_lightning.cli.train_classifier", override]
     args += [f"weights={tmp_path / 'c.pt'}", f"hydra.run.dir={tmp_path / 'run'}"]
-    out = subprocess.run(args, capture_output=True, text=True, timeout=300)
+    out = cli(args, timeout=300)
     assert out.returncode == 1 and "Traceback" not in out.stderr
     assert message in out.stderr.strip().splitlines()[-1]

@@ -10,14 +10,12 @@ import pytest
 from PIL import Image
 
 from pagan_lightning.runtime.checkpoint import load_checkpoint
-from tests.helpers.configs import TINY, console_script, importing_tests, synthetic_training
+from tests.helpers.configs import TINY, cli, console_script, importing_tests, synthetic_training
 from tests.helpers.files import write_mnist_like
 
 
 def run(args: list[str], cwd: Path | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        args, capture_output=True, text=True, timeout=600, cwd=cwd, env=importing_tests()
-    )
+    return cli(args, timeout=600, cwd=cwd, env=importing_tests())
 
 
 def assert_one_line(out: subprocess.CompletedProcess, message: str) -> None:

@@ -9,7 +9,6 @@ every logged loss of every step, and the final weights, must be equal - not clos
 """
 
 import csv
-import subprocess
 from pathlib import Path
 from signal import SIGTERM
 
@@ -17,7 +16,7 @@ import pytest
 import torch
 
 from pagan_lightning.runtime.checkpoint import load_checkpoint
-from tests.helpers.configs import console_script, importing_tests, run_cli, synthetic_training
+from tests.helpers.configs import cli, console_script, importing_tests, run_cli, synthetic_training
 from tests.helpers.faults import kill_when, last_step, logged_losses, tensorboard_scalars
 from tests.helpers.files import write_mnist_like
 
@@ -179,10 +178,8 @@ def test_a_learning_rate_schedule_decays_to_zero_and_resumes_exactly(
         ([], "this resume changes model.lr_schedule._partial_, model.lr_schedule._target_"),
         ([schedule, "trainer.max_steps=30"], "this resume changes model.lr_schedule.total_iters"),
     ):
-        out = subprocess.run(
+        out = cli(
             [*command(data, run_dir, "ckpt_path=last"), *other],
-            capture_output=True,
-            text=True,
             env=importing_tests(),
         )
         assert out.returncode == 1 and message in out.stderr.strip().splitlines()[-1]

@@ -14,7 +14,7 @@ from omegaconf import OmegaConf
 
 from pagan_lightning.runtime import rundir
 from pagan_lightning.runtime.errors import ConfigError
-from tests.helpers.configs import console_script, synthetic_training
+from tests.helpers.configs import cli, console_script, synthetic_training
 
 HOLD = """
 import sys, time
@@ -55,7 +55,7 @@ def train(
         f"hydra.sweep.dir={run}" if multirun else f"hydra.run.dir={run}",
         *overrides,
     ]
-    return subprocess.run(args, capture_output=True, text=True, timeout=600)
+    return cli(args, timeout=600)
 
 
 def snapshot(run: Path) -> dict[str, bytes]:

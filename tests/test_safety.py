@@ -2,7 +2,6 @@
 
 import pickle
 import re
-import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +24,7 @@ from pagan_lightning.runtime.errors import ConfigError, UserError
 from pagan_lightning.runtime.validate import check_config, check_evaluate
 from tests.helpers.configs import (
     TINY,
+    cli,
     compose_train,
     console_script,
     quiet_trainer,
@@ -120,7 +120,7 @@ def test_unknown_variant_or_dataset_lists_the_options(override, listed, tmp_path
 
 def test_cli_reports_a_size_the_networks_cannot_take_before_any_work(tmp_path: Path) -> None:
     data = tmp_path / "no_data_needed"
-    out = subprocess.run(
+    out = cli(
         [
             console_script("pagan-train"),
             *TINY,
@@ -128,8 +128,6 @@ def test_cli_reports_a_size_the_networks_cannot_take_before_any_work(tmp_path: P
             f"paths.data_dir={data}",
             f"hydra.run.dir={tmp_path / 'run'}",
         ],
-        capture_output=True,
-        text=True,
         timeout=300,
     )
     assert out.returncode != 0
@@ -140,10 +138,8 @@ def test_cli_reports_a_size_the_networks_cannot_take_before_any_work(tmp_path: P
 
 def test_resume_without_a_checkpoint_stops_instead_of_starting_afresh(tmp_path: Path) -> None:
     run = tmp_path / "run"
-    out = subprocess.run(
+    out = cli(
         [console_script("pagan-train"), *TINY, "ckpt_path=last", f"hydra.run.dir={run}"],
-        capture_output=True,
-        text=True,
         timeout=300,
     )
     assert out.returncode != 0
@@ -297,15 +293,13 @@ def test_a_batch_larger_than_the_training_set_stops_before_training(
     fashion_dir: Path, tmp_path: Path
 ) -> None:
     run = tmp_path / "run"
-    out = subprocess.run(
+    out = cli(
         [
             console_script("pagan-train"),
             *synthetic_training(fashion_dir),
             "data.batch_size=512",
             f"hydra.run.dir={run}",
         ],
-        capture_output=True,
-        text=True,
         timeout=300,
     )
     assert out.returncode != 0 and "Traceback" not in out.stderr

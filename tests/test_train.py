@@ -8,17 +8,15 @@ import pytest
 
 from pagan_lightning.module import PAGAN
 from pagan_lightning.runtime.checkpoint import load_checkpoint, load_module
-from tests.helpers.configs import TINY, console_script, offline
+from tests.helpers.configs import TINY, cli, console_script, offline
 
 PAGAN_TRAIN = console_script("pagan-train")
 DEBIAN_FASHION = Path("/usr/share/datasets/fashion-mnist")
 
 
 def run(args: list[str], tmp_path: Path, check: bool = True) -> subprocess.CompletedProcess:
-    out = subprocess.run(
+    out = cli(
         [PAGAN_TRAIN, *args, f"hydra.run.dir={tmp_path / 'run'}", "callbacks.progress_bar=null"],
-        capture_output=True,
-        text=True,
         timeout=600,
     )
     if check and out.returncode != 0:

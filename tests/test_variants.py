@@ -2,7 +2,6 @@
 
 import json
 import math
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -19,7 +18,7 @@ from pagan_lightning.module import PAGAN
 from pagan_lightning.objectives import FGAN, GradientPenalty, WassersteinGAN
 from pagan_lightning.runtime.configs import config_dir, instantiate_model
 from pagan_lightning.runtime.errors import ConfigError
-from tests.helpers.configs import TINY, compose_train, console_script, quiet_trainer
+from tests.helpers.configs import TINY, cli, compose_train, console_script, quiet_trainer
 
 VARIANTS = ["pagan", "l1", "noaug", "wgan_gp", "f_gan"]
 
@@ -112,12 +111,10 @@ def test_sweep_of_two_variants_gives_a_two_row_table(fashion_dir: Path, tmp_path
         "callbacks.progress_bar=null",
         f"hydra.sweep.dir={sweep}",
     ]
-    out = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    out = cli(cmd, timeout=600)
     assert out.returncode == 0, out.stderr[-3000:]
-    collected = subprocess.run(
+    collected = cli(
         [console_script("pagan-collect"), str(sweep)],
-        capture_output=True,
-        text=True,
         timeout=60,
     )
     assert collected.returncode == 0, collected.stderr
@@ -136,10 +133,8 @@ def test_sweep_of_two_variants_gives_a_two_row_table(fashion_dir: Path, tmp_path
 
 
 def test_collect_on_a_folder_without_jobs_is_a_clear_error(tmp_path: Path) -> None:
-    out = subprocess.run(
+    out = cli(
         [console_script("pagan-collect"), str(tmp_path)],
-        capture_output=True,
-        text=True,
     )
     assert out.returncode == 2 and "no Hydra job folders" in out.stderr
 

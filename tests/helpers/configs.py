@@ -10,6 +10,7 @@ from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig, open_dict
 
 from pagan_lightning.runtime.configs import config_dir
+from tests.helpers import zygote
 
 TINY = [  # narrow networks that train in seconds on a CPU
     "model.generator.ch=32",
@@ -39,9 +40,24 @@ def synthetic_training(data: Path) -> list[str]:
     ]
 
 
+def cli(
+    args: list[str],
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
+    timeout: float = 600,
+) -> subprocess.CompletedProcess:
+    """Run a command line as ``subprocess.run(..., capture_output=True, text=True)`` does; one
+    of the project's console scripts in a fork of a process that imported it
+    (:mod:`tests.helpers.zygote`), unless it starts DDP processes of its own."""
+    ddp = any(a.startswith(("trainer=ddp", "trainer.devices=", "trainer.strategy=")) for a in args)
+    if Path(args[0]).name.startswith("pagan-") and not ddp:
+        return zygote.run(args, env=env, cwd=cwd, timeout=timeout)
+    return subprocess.run(args, capture_output=True, text=True, timeout=timeout, env=env, cwd=cwd)
+
+
 def run_cli(args: list[str], env: dict[str, str] | None = None) -> None:
     """Run a console script command line; fail with its stderr when it fails."""
-    out = subprocess.run(args, capture_output=True, text=True, timeout=600, env=env)
+    out = cli(args, env=env)
     assert out.returncode == 0, out.stderr[-3000:]
 
 
