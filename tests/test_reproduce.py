@@ -2,7 +2,6 @@
 plain-GAN control trains, resumes and is evaluated without an encoder."""
 
 import json
-import subprocess
 import sys
 from pathlib import Path
 
@@ -12,7 +11,7 @@ from omegaconf import OmegaConf
 from pagan_lightning.cli.collect import collect, summarize
 from pagan_lightning.metrics import Classifier, save_classifier
 from pagan_lightning.runtime.checkpoint import load_checkpoint
-from tests.helpers.configs import TINY, synthetic_training
+from tests.helpers.configs import TINY, cli, synthetic_training
 from tests.helpers.files import write_mnist_like
 
 pytestmark = pytest.mark.xdist_group(__name__)  # its module fixtures are built once
@@ -63,10 +62,8 @@ def write_plan(root: Path, steps: int) -> Path:
 
 
 def reproduce(plan: Path, root: Path) -> str:
-    out = subprocess.run(
+    out = cli(
         [sys.executable, "-m", "pagan_lightning.cli.reproduce", str(plan), "--root", str(root)],
-        capture_output=True,
-        text=True,
         timeout=900,
     )
     assert out.returncode == 0, out.stderr[-3000:]
@@ -127,11 +124,10 @@ def test_the_gan_is_evaluated_on_generation_only_and_says_why(reproduction: dict
 
 def test_exported_records_collect_to_the_same_table(reproduction: dict, tmp_path: Path) -> None:
     root, records = reproduction["root"], tmp_path / "records"
-    subprocess.run(
-        [sys.executable, "-m", "pagan_lightning.cli.collect", str(root), "--export", str(records)],
-        capture_output=True,
-        check=True,
+    out = cli(
+        [sys.executable, "-m", "pagan_lightning.cli.collect", str(root), "--export", str(records)]
     )
+    assert out.returncode == 0, out.stderr[-3000:]
     assert not list(records.rglob("*.ckpt")) and not list(records.rglob("events.out.*"))
     assert (records / "gan" / "seed1" / "eval" / "step_000004" / "samples.png").is_file()
     assert collect(records) == collect(root)  # steps from the evaluation, not the checkpoint

@@ -50,7 +50,8 @@ def cli(
     of the project's console scripts in a fork of a process that imported it
     (:mod:`tests.helpers.zygote`), unless it starts DDP processes of its own."""
     ddp = any(a.startswith(("trainer=ddp", "trainer.devices=", "trainer.strategy=")) for a in args)
-    if Path(args[0]).name.startswith("pagan-") and not ddp:
+    module = args[1:2] == ["-m"] and args[2].startswith("pagan_lightning.cli.")
+    if (Path(args[0]).name.startswith("pagan-") or module) and not ddp:
         return zygote.run(args, env=env, cwd=cwd, timeout=timeout)
     return subprocess.run(args, capture_output=True, text=True, timeout=timeout, env=env, cwd=cwd)
 

@@ -13,6 +13,7 @@ they keep ``subprocess``.
 import atexit
 import json
 import os
+import runpy
 import signal
 import subprocess
 import sys
@@ -26,6 +27,7 @@ import torch
 
 ENTRY_MODULES = (  # imported once, by the server
     "pagan_lightning.cli.train",
+    "pagan_lightning.cli.bench",
     "pagan_lightning.cli.evaluate",
     "pagan_lightning.cli.collect",
     "pagan_lightning.cli.probe",
@@ -41,8 +43,9 @@ def run(
     cwd: str | Path | None = None,
     timeout: float = 600,
 ) -> subprocess.CompletedProcess:
-    """Run the console script ``args[0]`` (a path or a name) with ``args[1:]`` in a fork of the
-    server; its exit status, standard output and error as ``subprocess.run`` gives them."""
+    """Run the console script ``args[0]`` (a path or a name) with ``args[1:]``, or
+    ``python -m <module> ...``, in a fork of the server; its exit status, standard output and
+    error as ``subprocess.run`` gives them."""
     global _server
     if _server is None or _server.poll() is not None:
         _server = subprocess.Popen(
@@ -79,31 +82,41 @@ def _child(request: dict) -> int:
     os.chdir(request["cwd"])
     os.environ.clear()
     os.environ.update(request["env"])
-    script = Path(request["argv"][0])
-    sys.path[0] = str(script.parent if script.parent.name else Path(sys.executable).parent)
-    for entry in reversed(os.environ.get("PYTHONPATH", "").split(os.pathsep)):
-        if entry and entry not in sys.path:
-            sys.path.insert(1, str(Path(entry).resolve()))
+    argv = request["argv"]
+    scripts = entry_points(group="console_scripts", name=Path(argv[0]).name)
+    if not scripts:  # python -m <module> ...: the module runs as __main__
+        module, sys.argv = argv[2], [argv[0], *argv[3:]]
+        sys.path[0] = os.getcwd()
+        sys.modules.pop(module, None)  # executed afresh, as by the interpreter
+
+        def command() -> None:
+            runpy.run_module(module, run_name="__main__", alter_sys=True)
+    else:  # a console script: what its file does
+        script, sys.argv = Path(argv[0]), argv
+        sys.path[0] = str(script.parent if script.parent.name else Path(sys.executable).parent)
+        (entry,) = scripts
+
+        def command() -> None:
+            sys.exit(entry.load()())
+
+    for path in reversed(os.environ.get("PYTHONPATH", "").split(os.pathsep)):
+        if path and path not in sys.path:
+            sys.path.insert(1, str(Path(path).resolve()))
     null = os.open(os.devnull, os.O_RDONLY)
     os.dup2(null, 0)
     for fd, path in ((1, request["stdout"]), (2, request["stderr"])):
         os.dup2(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644), fd)
-    sys.argv = request["argv"]
-    name = Path(sys.argv[0]).name
-    (entry,) = entry_points(group="console_scripts", name=name)
     if threads := os.environ.get("OMP_NUM_THREADS"):  # read by OpenMP when torch loaded
         torch.set_num_threads(int(threads))
+    code = 0
     try:
-        sys.exit(entry.load()())  # what the console script does
+        command()
     except SystemExit as exit_:
         if exit_.code is None or isinstance(exit_.code, int):
             code = exit_.code or 0
         else:
             print(exit_.code, file=sys.stderr)
             code = 1
-    except KeyboardInterrupt:
-        traceback.print_exc()
-        code = 128 + signal.SIGINT
     except BaseException:
         traceback.print_exc()
         code = 1
