@@ -1,7 +1,7 @@
 """The project's console scripts run in forked copies of one process that imported them.
 
 Starting ``pagan-train`` costs seconds of imports (torch, Lightning, torchmetrics, Hydra)
-before its first line runs; the suite runs it well over a hundred times. :func:`run` has the
+before its first line runs, and many tests run it. :func:`run` has the
 shape of ``subprocess.run(args, capture_output=True, text=True)``: it asks a server process
 (this file run as a script, one per pytest worker, started on first use) to fork; the child
 takes the command line, environment and working folder, sends its output to files and calls
