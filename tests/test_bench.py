@@ -39,6 +39,9 @@ def test_bench_runs_end_to_end_and_prints_the_ratio_last(
     assert any(line.startswith("one generator step: ") and "GFLOP" in line for line in lines)
     assert any(line.startswith("against ") and "% of peak" in line for line in lines)
     assert any(line.startswith("speed-up against it: ") for line in lines)
+    kinds = [line.split()[0] for line in lines if line.startswith("  ") and " ms " in line]
+    assert kinds == ["convolution", "matmul", "normalisation", "activation", "optimizer", "other"]
+    assert any(line.startswith("convolutions and matmuls: ") for line in lines)
     assert lines[-1] == f"trainer/plain throughput ratio: {ratio:.3f}" and ratio > 0
     assert any(line.startswith("evaluation: ") for line in lines)
     assert [line.split()[0] for line in lines if line.split()[:1] in (["4"], ["8"])] == ["4", "8"]

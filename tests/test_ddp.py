@@ -131,7 +131,7 @@ def rank_process(rank: int, spec: dict) -> None:
     tmp_path = spec["tmp_path"]
     model = build(spec["overrides"], tmp_path, spec["noise"])
     if rank == spec.get("nan_rank"):  # D_x outputs NaN from step 1 on, on this rank only
-        poison(model, "disc_x", after_calls=1)
+        poison(model, "disc_x", after_calls=2)  # from step 1 (a step: its real and fake pass)
     cfg = compose_train(["trainer=ddp"], tmp_path)
     trainer = quiet_trainer(
         tmp_path,

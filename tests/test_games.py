@@ -110,7 +110,7 @@ def test_an_extra_game_trains_its_critic_and_is_logged(tmp_path: Path) -> None:
 
 def test_a_non_finite_loss_of_an_extra_game_is_named(tmp_path: Path) -> None:
     model = extra_model(tmp_path)
-    poison(model.extra_games["x_rec"], "critic", after_calls=1)
+    poison(model.extra_games["x_rec"], "critic", after_calls=2)  # step 0: its real and fake pass
     data = torch.utils.data.DataLoader(torch.rand(32, 1, 32, 32) * 2 - 1, batch_size=8)
     with pytest.raises(NonFiniteLossError, match=r"discriminator loss d_x_rec at generator step 1"):
         quiet_trainer(tmp_path, max_steps=3).fit(model, data)

@@ -1,5 +1,6 @@
-"""FLOPs are counted, peaks derived with their assumption, and the quickstart's precision
-follows what the machine has (detection mocked both ways)."""
+"""FLOPs are counted, a step's time is split by kind of operator, peaks derived with their
+assumption, and the quickstart's precision follows what the machine has (detection mocked
+both ways)."""
 
 from pathlib import Path
 
@@ -23,6 +24,46 @@ def test_flops_of_one_conv_and_one_linear_match_a_hand_count() -> None:
     x = torch.randn(1, 1, 8, 8)
     assert hardware.count_flops(lambda: net(x)) == 2592 + 2880
     assert hardware.count_flops(lambda: net(x).sum().backward()) == 2592 + 2880 + 2 * 2880 + 2592
+
+
+@pytest.mark.parametrize(
+    ("op", "kind"),
+    [
+        ("aten::convolution_backward", "convolution"),
+        ("aten::_convolution", "convolution"),
+        ("aten::addmm", "matmul"),
+        ("aten::mm", "matmul"),
+        ("aten::native_batch_norm_backward", "normalisation"),
+        ("aten::leaky_relu_backward", "activation"),
+        ("aten::threshold_backward", "activation"),
+        ("aten::empty", "other"),
+        ("aten::mul", "other"),
+    ],
+)
+def test_profiler_events_are_sorted_by_kind_of_operator(op: str, kind: str) -> None:
+    assert hardware.kind_of(op) == kind
+
+
+def test_a_steps_time_by_kind_holds_each_kind_it_runs_and_none_it_does_not() -> None:
+    """A conv, a LeakyReLU, a linear and an Adam step: time in each of those kinds (Adam's
+    per-parameter arithmetic under optimizer, not other) and none in normalisation."""
+    net = nn.Sequential(nn.Conv2d(1, 4, 3), nn.LeakyReLU(0.2), nn.Flatten(), nn.Linear(144, 10))
+    optimizer = torch.optim.Adam(net.parameters(), foreach=False)
+    x = torch.randn(2, 1, 8, 8)
+
+    def step() -> None:
+        optimizer.zero_grad()
+        net(x).sum().backward()
+        optimizer.step()
+
+    seconds = hardware.time_by_kind(step, torch.device("cpu"), steps=2)
+    assert set(seconds) == {*hardware.OP_KINDS, "optimizer", "other"}
+    assert all(seconds[k] > 0 for k in ("convolution", "activation", "matmul", "optimizer"))
+    assert seconds["normalisation"] == 0
+
+    only_adam = hardware.time_by_kind(optimizer.step, torch.device("cpu"), steps=2)
+    assert only_adam["optimizer"] > 0
+    assert only_adam["convolution"] == only_adam["matmul"] == only_adam["activation"] == 0
 
 
 def test_cpu_peak_is_cores_times_clock_times_the_widest_unit() -> None:

@@ -141,7 +141,8 @@ def test_a_simultaneous_step_follows_the_gradients_of_algorithm_1(tmp_path: Path
     non-saturating losses, eqs. 5, 6, 11) for D_x, D_z, D_xx; L_g (the D_x and D_xx terms) for
     G; L_e (the D_z and D_xx terms) for E. The losses are written out here from the same draws
     (seed, loader, then z, the posterior noise, a(x)) and one pass of each critic over
-    cat(real, fake)."""
+    cat(real, fake): the step's two passes (real, fake) under one spectral normalisation give
+    the same outputs."""
     model = instantiate_model(compose_train([*TINY, *SGD], tmp_path))
     assert model.hparams.update_order == "simultaneous"
     reference = copy.deepcopy(model)
@@ -186,11 +187,10 @@ def test_pairs_follow_eq_11(tiny_model: PAGAN, tmp_path: Path) -> None:
     fit(tiny_model, 1, tmp_path)
     (x,) = seen["batch"]
     _x_prior, x_rec = seen["g"]  # G(z) first, then G(z_hat)
-    left, right = seen["pair"][0]
-    n = len(x)
-    assert torch.equal(left[:n], x) and torch.equal(left[n:], x)
-    assert torch.equal(right[:n], x.flip(-1))  # real: a(x)
-    assert torch.equal(right[n:], x_rec)  # fake: G(E(x))
+    (x_real, a_x), (x_fake, fake) = seen["pair"]  # the real pair's pass, then the fake's
+    assert torch.equal(x_real, x) and torch.equal(x_fake, x)
+    assert torch.equal(a_x, x.flip(-1))  # real: a(x)
+    assert torch.equal(fake, x_rec)  # fake: G(E(x))
 
 
 def test_global_step_counts_generator_updates(tiny_model: PAGAN, tmp_path: Path) -> None:

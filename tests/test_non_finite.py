@@ -28,7 +28,7 @@ def fit(model: PAGAN, tmp_path: Path, steps: int = 3):
 def test_nan_in_a_discriminator_game_stops_with_its_name(
     tiny_model: PAGAN, tmp_path: Path, net: str, game: str
 ) -> None:
-    poison(tiny_model, net, after_calls=1)  # step 0 is clean (one pass of each critic), 1 is not
+    poison(tiny_model, net, after_calls=2)  # step 0 is clean (a critic's real and fake pass)
     with pytest.raises(NonFiniteLossError, match=rf"discriminator loss {game} at generator step 1"):
         fit(tiny_model, tmp_path)
 
@@ -43,7 +43,7 @@ def test_weights_stay_finite_and_updates_are_counted_in_skip_mode(
     tiny_model: PAGAN, tmp_path: Path
 ) -> None:
     tiny_model.hparams.on_non_finite = "skip"
-    poison(tiny_model, "disc_x", after_calls=1)
+    poison(tiny_model, "disc_x", after_calls=2)
     fit(tiny_model, tmp_path, steps=3)
     # from step 1 on every D_x output is NaN: the D and G/E updates of steps 1 and 2 skipped
     assert int(tiny_model.skipped_updates) == 4
@@ -57,7 +57,7 @@ def test_mode_is_validated(tiny_model: PAGAN) -> None:
 
 
 def test_the_last_good_checkpoint_is_kept(tiny_model: PAGAN, tmp_path: Path) -> None:
-    poison(tiny_model, "disc_x", after_calls=2)  # steps 0 and 1 clean, step 2 not
+    poison(tiny_model, "disc_x", after_calls=4)  # steps 0 and 1 clean, step 2 not
     checkpoints = ModelCheckpoint(dirpath=tmp_path / "ckpt", every_n_train_steps=1, save_last=True)
     data = DataLoader(TensorDataset(torch.rand(32, 1, 32, 32) * 2 - 1), batch_size=8)
     trainer = quiet_trainer(
@@ -78,6 +78,6 @@ def test_the_device_flag_is_read_every_check_finite_every_steps(
     """raise mode reads the on-device flag every check_finite_every generator steps: the NaN of
     step 1 is reported at step 4, naming step 1, long before max_steps."""
     tiny_model.hparams.check_finite_every = 4
-    poison(tiny_model, "disc_x", after_calls=1)
+    poison(tiny_model, "disc_x", after_calls=2)
     with pytest.raises(NonFiniteLossError, match=r"d_x at generator step 1 .* found at .* step 4"):
         fit(tiny_model, tmp_path, steps=4000)

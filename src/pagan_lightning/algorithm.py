@@ -10,8 +10,8 @@ work of a training step is written once:
 3. :func:`generator_losses`: L_g and L_e of Algorithm 1.
 
 Two update orders (``PAGAN(update_order=...)``): ``simultaneous`` is Algorithm 1 as written,
-every loss against the same discriminators: one pass of each critic over the real and the
-(attached) fake inputs serves both its loss and the generator's, then every network is updated.
+every loss against the same discriminators: one pass of each critic over the (attached) fake
+inputs serves both its loss and the generator's, then every network is updated.
 ``alternating`` detaches the fakes, updates the discriminators first, and computes L_g and L_e
 against the updated ones (a second pass of each critic over the fakes), as in Lightning's GAN
 example.
@@ -24,6 +24,7 @@ from typing import Protocol
 
 import torch
 from torch import Tensor, nn
+from torch.nn.utils import parametrize
 
 from pagan_lightning.games import Game, Samples
 from pagan_lightning.nets.encoder import Encoder
@@ -69,9 +70,11 @@ def draw_samples(parts: Parts, x: Tensor) -> Samples:
 def discriminator_losses(
     parts: Parts, s: Samples, detach: bool = True
 ) -> tuple[dict[str, Tensor], Tensor, dict[str, Tensor]]:
-    """The loss of each game's critic under the game's objective; real and fake go through
-    each critic in one pass. Returns ``d_<game>`` (gradient penalty included) and ``gp_<game>``
-    by name, their sum to minimise, and each critic's output on the fakes by game name: with
+    """The loss of each game's critic under the game's objective. Real and fake inputs go
+    through each critic as two batches under one spectral normalisation of its weights
+    (``parametrize.cached``), so that the backward pass of the generator's loss runs through
+    the fake batch alone. Returns ``d_<game>`` (gradient penalty included) and ``gp_<game>`` by
+    name, their sum to minimise, and each critic's output on the fakes by game name: with
     ``detach=False`` the fakes keep their graph, so those outputs also serve
     :func:`generator_losses` (the simultaneous order; the gradient penalty always sees
     detached fakes)."""
@@ -83,8 +86,9 @@ def discriminator_losses(
     for name, game in games.items():
         real, fake = inputs[name]
         detached = tuple(t.detach() for t in fake)
-        both = [torch.cat([r, f]) for r, f in zip(real, detached if detach else fake, strict=True)]
-        real_out, fake_outputs[name] = game(*both).float().chunk(2)
+        with parametrize.cached():  # one sigma(W) (and power iteration) for both passes
+            real_out = game(*real).float()
+            fake_outputs[name] = game(*(detached if detach else fake)).float()
         objective = objective_of(parts, game)
         losses[f"d_{name}"] = objective.discriminator_loss(real_out, fake_outputs[name])
         penalty = penalty_of(parts, game)

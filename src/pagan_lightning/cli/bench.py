@@ -12,6 +12,8 @@ the training config as ``pagan-train`` would, then, in this one process and afte
    prints generator steps/s, images/s, achieved GFLOP/s and share of peak, and peak memory of
    each (fastest run), and their ratio; with ``--against OVERRIDE ...``, also the Trainer
    under the config with those overrides (e.g. the previous default), and the speed-up;
+   then profiles ``--profile-steps`` plain steps: their time by kind of operator
+   (:func:`pagan_lightning.runtime.hardware.time_by_kind`);
 3. sweeps ``--batch-sizes`` (``--sweep-rounds`` runs each): the scaling curve of both;
 4. times evaluation throughput, images/s and GFLOP/s through a feature extractor
    (``--extractor``): the discriminator body of D_x, or an Inception-v3 at 299x299 (random
@@ -216,6 +218,44 @@ def time_plain(cfg: DictConfig, device: torch.device, batch_size: int, warmup: i
     return Timing(steps, steps * n_dis * batch_size, seconds, peak_mib(device))
 
 
+def profile_plain(
+    cfg: DictConfig, device: torch.device, batch_size: int, warmup: int, steps: int
+) -> dict[str, float]:
+    """Plain loop: ``warmup`` generator steps, then seconds per step by kind of operator over
+    ``steps`` more (:func:`pagan_lightning.runtime.hardware.time_by_kind`)."""
+    model = build_model(cfg, device)
+    model.train()
+    opt_g, opt_d = model.make_optimizers()
+    n_dis = model.hparams.n_dis
+    (images,) = next(iter(batches(cfg, batch_size * n_dis, 1)))
+    images = images.to(device)
+    if model.hparams.channels_last:
+        images = images.contiguous(memory_format=torch.channels_last)
+
+    def step() -> None:
+        for i, x in enumerate(images.chunk(n_dis)):
+            plain_step(model, x, opt_g, opt_d, i % n_dis == 0, lambda: autocast(cfg, device))
+
+    for _ in range(warmup):
+        step()
+    return hardware.time_by_kind(step, device, steps)
+
+
+def print_profile(seconds: dict[str, float], steps: int) -> None:
+    """The time of a step by kind of operator, and what it bounds: convolutions and matmuls
+    alone, the step were everything else free."""
+    total = sum(seconds.values())
+    print(f"\ntime by kind of operator (torch.profiler, self time, mean of {steps} plain steps):")
+    for kind, own in seconds.items():
+        print(f"  {kind:<14} {1e3 * own:9.1f} ms {100 * own / total:6.1f} %")
+    print(f"  {'all':<14} {1e3 * total:9.1f} ms")
+    dense = seconds["convolution"] + seconds["matmul"]
+    print(
+        f"convolutions and matmuls: {100 * dense / total:.1f} % of the profiled step; "
+        f"with nothing else, at most {total / dense:.2f}x its steps/s"
+    )
+
+
 class StepTimer(pl.Callback):
     """Seconds from the first batch after ``warmup`` generator steps to the end of the last."""
 
@@ -381,13 +421,16 @@ def parse(argv: Sequence[str]) -> tuple[argparse.Namespace, list[str]]:
         help="also time the Trainer with these overrides added (e.g. the previous default: "
         "model.update_order=alternating) and print the speed-up against it; give it last",
     )
+    parser.add_argument(
+        "--profile-steps", type=int, default=3, help="plain steps profiled by kind of operator"
+    )
     parser.add_argument("--extractor", choices=("discriminator", "inception"), default=None)
     parser.add_argument("--eval-images", type=int, default=512)
     args, overrides = parser.parse_known_args(argv)
     unknown = [o for o in overrides if o.startswith("-")]
     if unknown:
         parser.error(f"unrecognized arguments: {' '.join(unknown)}")
-    for name in ("steps", "rounds", "sweep_rounds", "eval_images"):
+    for name in ("steps", "rounds", "sweep_rounds", "eval_images", "profile_steps"):
         if getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')}={getattr(args, name)} must be positive")
     if args.warmup < 0:
@@ -445,6 +488,9 @@ def bench(args: argparse.Namespace, overrides: list[str]) -> float:
         print_timing("this", this, flops, peak)
         print_timing("against", base, base_flops, machine_peak(base_cfg, device))
         print(f"speed-up against it: {this.steps_per_s / base.steps_per_s:.2f}x steps/s")
+    print_profile(
+        profile_plain(cfg, device, batch, args.warmup, args.profile_steps), args.profile_steps
+    )
 
     sweep = [int(b) for b in args.batch_sizes.split(",") if b] or [batch // 2, batch, 2 * batch]
     print(f"\nbatch-size sweep (fastest of {args.sweep_rounds} rounds):")

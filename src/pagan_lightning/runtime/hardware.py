@@ -1,5 +1,6 @@
 """What the machine can do: counted FLOPs of a step, the peak FLOP/s it is measured against,
-and whether bf16 runs natively (the quickstart's automatic precision).
+where a step's time goes by kind of operator, and whether bf16 runs natively (the
+quickstart's automatic precision).
 
 The CPU peak is an estimate from ``/proc/cpuinfo``, stated with its assumption: cores x clock x
 FLOP per cycle of the widest vector unit, with two fused multiply-add units per core (AVX-512:
@@ -10,6 +11,7 @@ BF16 or AMX. A CUDA device's peak comes from a table of known devices.
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch.utils.flop_counter import FlopCounterMode
@@ -32,6 +34,54 @@ def count_flops(step: Callable[[], object]) -> int:
     with FlopCounterMode(display=False) as counter:
         step()
     return counter.get_total_flops()
+
+
+# kinds of operator, in the order they are tried, each with the words that mark its names in
+# torch.profiler (lower case); what matches none is "other" (see also time_by_kind)
+OP_KINDS = {
+    "convolution": ("conv",),
+    "matmul": ("::mm", "addmm", "bmm", "matmul", "addmv", "::mv", "linear"),
+    "normalisation": ("batch_norm", "layer_norm", "group_norm"),
+    "activation": ("relu", "threshold", "clamp", "tanh", "sigmoid", "gelu"),
+}
+
+
+def kind_of(op: str) -> str:
+    """The kind of a profiler event by its name: a key of :data:`OP_KINDS`, or ``other``."""
+    name = op.lower()
+    kinds = (kind for kind, marks in OP_KINDS.items() if any(mark in name for mark in marks))
+    return next(kinds, "other")
+
+
+def time_by_kind(step: Callable[[], object], device: torch.device, steps: int) -> dict[str, float]:
+    """Seconds a call of ``step`` spends in each kind of operator, the mean over ``steps`` calls
+    under ``torch.profiler``: every event's self time (on a CUDA device, its kernels' time), so
+    that the kinds add up to the whole of what the profiler saw. An event inside an optimizer's
+    ``step`` is ``optimizer`` (Adam's per-parameter arithmetic), any other is
+    :func:`kind_of` its name. The profiler adds its own cost to each operator call, most to
+    the small ones."""
+    activities = [torch.profiler.ProfilerActivity.CPU]
+    if device.type == "cuda":
+        activities.append(torch.profiler.ProfilerActivity.CUDA)
+    with torch.profiler.profile(activities=activities) as profile:
+        for _ in range(steps):
+            step()
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+    seconds = dict.fromkeys([*OP_KINDS, "optimizer", "other"], 0.0)
+    for event in profile.events():
+        own = event.self_device_time_total if device.type == "cuda" else event.self_cpu_time_total
+        seconds["optimizer" if in_optimizer_step(event) else kind_of(event.name)] += own / 1e6
+    return {kind: total / steps for kind, total in seconds.items()}
+
+
+def in_optimizer_step(event: Any) -> bool:
+    """Whether a profiler event ran inside ``Optimizer.step`` (torch's record_function)."""
+    while event is not None:
+        if event.name.startswith("Optimizer.step"):
+            return True
+        event = event.cpu_parent
+    return False
 
 
 @dataclass(frozen=True)
