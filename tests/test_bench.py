@@ -50,3 +50,8 @@ def test_bench_runs_end_to_end_and_prints_the_ratio_last(
 def test_bench_checks_its_config_like_pagan_train() -> None:
     with pytest.raises(SystemExit, match=r"^error: unknown key model\.nope"):
         bench.main(["--steps", "1", *TINY, "+model.nope=1"])
+
+
+def test_bench_refuses_to_compare_a_process_wide_setting_in_one_process() -> None:
+    with pytest.raises(SystemExit, match=r"^error: --against cannot change callbacks\.heap"):
+        bench.main(["--steps", "1", *TINY, "--against", "callbacks.heap=null"])

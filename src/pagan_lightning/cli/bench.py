@@ -42,7 +42,8 @@ import torch
 import torch.nn.functional as F
 from hydra import compose, initialize_config_dir
 from hydra.errors import HydraException
-from omegaconf import DictConfig
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
@@ -460,12 +461,21 @@ def bench(args: argparse.Namespace, overrides: list[str]) -> float:
     for config in (cfg, against_cfg):  # the training's own checks, one line, before any work
         if config is not None:
             check_config(config)
+    heap = OmegaConf.select(cfg, "callbacks.heap")
+    if against_cfg is not None and OmegaConf.select(against_cfg, "callbacks.heap") != heap:
+        raise ConfigError(
+            "--against cannot change callbacks.heap: it holds for the whole process; compare it "
+            "in separate processes (docs/results/speed/heap_retention.sh)"
+        )
+    if heap is not None:  # as pagan-train's callback does, for every run here
+        instantiate(heap).setup(None, None, "fit")
     device = device_of(cfg)
     batch = int(cfg.data.batch_size)
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"
     print(
         f"device: {name}, {torch.get_num_threads()} threads; precision {cfg.trainer.precision};"
-        f" channels_last={cfg.model.channels_last}; compile={cfg.model.compile}; batch {batch};"
+        f" channels_last={cfg.model.channels_last}; compile={cfg.model.compile};"
+        f" callbacks.heap={'on' if heap is not None else 'off'}; batch {batch};"
         f" {args.warmup} warm-up + {args.steps} timed generator steps"
     )
 
