@@ -70,6 +70,8 @@ def time_by_kind(step: Callable[[], object], device: torch.device, steps: int) -
             torch.cuda.synchronize(device)
     seconds = dict.fromkeys([*OP_KINDS, "optimizer", "other"], 0.0)
     for event in profile.events():
+        if event.device_type != torch.autograd.DeviceType.CPU:
+            continue  # a kernel: its time is in its operator's self_device_time_total
         own = event.self_device_time_total if device.type == "cuda" else event.self_cpu_time_total
         seconds["optimizer" if in_optimizer_step(event) else kind_of(event.name)] += own / 1e6
     return {kind: total / steps for kind, total in seconds.items()}
