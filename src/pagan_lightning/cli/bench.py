@@ -174,19 +174,30 @@ def plain_step(
         critic.requires_grad_(True)
 
 
-def step_flops(cfg: DictConfig, device: torch.device, batch_size: int) -> int:
-    """FLOPs of one generator step (``n_dis`` batches) of :func:`plain_step`, counted."""
+def plain_generator_step(
+    cfg: DictConfig, device: torch.device, batch_size: int
+) -> Callable[[], None]:
+    """One generator step (``n_dis`` batches) of :func:`plain_step` on a fresh model of
+    ``cfg``, its batches drawn once, in memory, in the model's layout."""
     model = build_model(cfg, device)
     model.train()
     opt_g, opt_d = model.make_optimizers()
     n_dis = model.hparams.n_dis
+    (images,) = next(iter(batches(cfg, batch_size * n_dis, 1)))
+    images = images.to(device)
+    if model.hparams.channels_last:
+        images = images.contiguous(memory_format=torch.channels_last)
 
     def step() -> None:
-        for i, (x,) in enumerate(batches(cfg, batch_size, n_dis)):
-            x = x.to(device)
+        for i, x in enumerate(images.chunk(n_dis)):
             plain_step(model, x, opt_g, opt_d, i % n_dis == 0, lambda: autocast(cfg, device))
 
-    return hardware.count_flops(step)
+    return step
+
+
+def step_flops(cfg: DictConfig, device: torch.device, batch_size: int) -> int:
+    """FLOPs of one generator step (``n_dis`` batches) of :func:`plain_step`, counted."""
+    return hardware.count_flops(plain_generator_step(cfg, device, batch_size))
 
 
 def machine_peak(cfg: DictConfig, device: torch.device) -> hardware.Peak | None:
@@ -224,19 +235,7 @@ def profile_plain(
 ) -> dict[str, float]:
     """Plain loop: ``warmup`` generator steps, then seconds per step by kind of operator over
     ``steps`` more (:func:`pagan_lightning.runtime.hardware.time_by_kind`)."""
-    model = build_model(cfg, device)
-    model.train()
-    opt_g, opt_d = model.make_optimizers()
-    n_dis = model.hparams.n_dis
-    (images,) = next(iter(batches(cfg, batch_size * n_dis, 1)))
-    images = images.to(device)
-    if model.hparams.channels_last:
-        images = images.contiguous(memory_format=torch.channels_last)
-
-    def step() -> None:
-        for i, x in enumerate(images.chunk(n_dis)):
-            plain_step(model, x, opt_g, opt_d, i % n_dis == 0, lambda: autocast(cfg, device))
-
+    step = plain_generator_step(cfg, device, batch_size)
     for _ in range(warmup):
         step()
     return hardware.time_by_kind(step, device, steps)
